@@ -1,0 +1,175 @@
+//! HTTP transport: authentication, timeouts, retries, tracing and error classification.
+//!
+//! Every call goes through [`Transport::send`], which adds HTTP Basic credentials, retries calls
+//! that are safe to repeat, records one `entrust.request` span per call, and turns every
+//! non-success response into an [`Error`]. Resource modules only build requests and decode
+//! successful bodies.
+
+mod classify;
+pub(crate) mod retry;
+
+use std::time::Instant;
+
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use tracing::field;
+use url::Url;
+
+use crate::error::Error;
+use classify::{Verdict, classify_response, classify_transport_error};
+use retry::RetryPolicy;
+
+/// Whether a call may be sent again after a failure whose effect is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeatable {
+    /// Reading calls: retried on transient failures.
+    Yes,
+    /// Calls with effects that are not idempotent, such as placing an order: sent once, and
+    /// an ambiguous failure becomes [`Error::OutcomeUnknown`].
+    No,
+}
+
+/// One logical API call.
+#[derive(Debug)]
+pub(crate) struct Call {
+    /// Endpoint template for spans, metrics and errors, for example
+    /// `GET /certificates/{trackingId}`.
+    pub endpoint: &'static str,
+    pub method: Method,
+    /// Path below the base URL, starting with `/`.
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    /// JSON body.
+    pub body: Option<Vec<u8>>,
+    pub repeatable: Repeatable,
+}
+
+impl Call {
+    /// Builds a repeatable GET without query parameters.
+    pub fn get(endpoint: &'static str, path: impl Into<String>) -> Self {
+        Self {
+            endpoint,
+            method: Method::GET,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            repeatable: Repeatable::Yes,
+        }
+    }
+}
+
+/// A successful (2xx) response.
+#[derive(Debug)]
+pub(crate) struct Success {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Sends calls to one ECS account with one credential.
+pub(crate) struct Transport {
+    pub http: reqwest::Client,
+    pub base_url: Url,
+    pub username: String,
+    pub api_key: SecretString,
+    pub retry: RetryPolicy,
+}
+
+impl Transport {
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.base_url.clone();
+        let joined = format!("{}{path}", self.base_url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        url
+    }
+
+    /// Sends `call`, retrying it within the policy when it is repeatable, and returns the
+    /// successful response or the classified error.
+    #[tracing::instrument(
+        name = "entrust.request",
+        skip_all,
+        fields(
+            otel.kind = "client",
+            entrust.endpoint = call.endpoint,
+            http.request.method = %call.method,
+            http.response.status_code = field::Empty,
+            entrust.attempts = field::Empty,
+            entrust.latency_ms = field::Empty,
+        )
+    )]
+    pub async fn send(&self, call: Call) -> Result<Success, Error> {
+        let span = tracing::Span::current();
+        let started = Instant::now();
+        let mut attempt: u32 = 0;
+        let result = loop {
+            attempt += 1;
+            let attempt_started = Instant::now();
+            let verdict = self.attempt(&call).await;
+            let status = verdict.status();
+            if let Some(status) = status {
+                span.record("http.response.status_code", status);
+            }
+            tracing::debug!(
+                attempt,
+                http.response.status_code = status,
+                latency_ms = elapsed_ms(attempt_started),
+                "Entrust call attempt finished"
+            );
+            match verdict {
+                Verdict::Success(success) => break Ok(success),
+                Verdict::Fail(error) => break Err(error),
+                Verdict::Retryable(error) => {
+                    let retries_left =
+                        call.repeatable == Repeatable::Yes && attempt <= self.retry.max_retries;
+                    let delay = retries_left
+                        .then(|| self.retry.delay(attempt, error.retry_after()))
+                        .flatten();
+                    let Some(delay) = delay else {
+                        break Err(error);
+                    };
+                    tracing::info!(
+                        entrust.endpoint = call.endpoint,
+                        attempt,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        error = %error,
+                        "retrying an Entrust call after a transient failure"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        };
+        span.record("entrust.attempts", attempt);
+        span.record("entrust.latency_ms", elapsed_ms(started));
+        result
+    }
+
+    async fn attempt(&self, call: &Call) -> Verdict {
+        let mut request = self
+            .http
+            .request(call.method.clone(), self.url(&call.path))
+            .basic_auth(&self.username, Some(self.api_key.expose_secret()))
+            .header(reqwest::header::ACCEPT, "application/json");
+        if !call.query.is_empty() {
+            request = request.query(&call.query);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return classify_transport_error(call, error),
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        match response.bytes().await {
+            Ok(body) => classify_response(call, status, &headers, body.to_vec()),
+            Err(error) => classify_transport_error(call, error),
+        }
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,406 @@
+//! The relay: publishes committed outbox rows to JetStream and marks them published.
+//!
+//! Claims instead of long transactions. A relay claims up to `batch_size` unpublished rows, in
+//! order of id, with one statement (`UPDATE ... SET claimed_until = now + lease WHERE id IN
+//! (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING ...`) that commits at once. It publishes with
+//! no transaction open, then marks the acknowledged rows published with a second short
+//! statement and releases the claim of the others. Other relays skip claimed rows until the
+//! lease ends, so several replicas share the work and publish each row once.
+//!
+//! A relay that dies between a publish and the mark leaves its claim to expire, and another
+//! relay then publishes those rows again. JetStream drops the copy because its `Nats-Msg-Id` (the
+//! event id) arrived within the stream's duplicate window, which is why the lease (30 seconds by
+//! default) must stay well below that window (2 minutes). Consumers de-duplicate by event id
+//! too, through their inbox.
+//!
+//! Wake-ups. A separate connection listens on the outbox's notification channel, so a commit
+//! wakes the relay at once. A fallback poll covers notifications lost while it reconnects.
+//! While NATS or Postgres is unreachable the relay retries with exponential backoff, logging
+//! each retry.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishError, message::PublishMessage};
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::listener::listen_for_commits;
+use super::maintenance::prune_published;
+use crate::clock::SharedClock;
+use crate::db::DbError;
+use crate::events::error_text;
+use crate::events::{CONTENT_TYPE, EventsSettings, HEADER_CONTENT_TYPE, HEADER_TRACEPARENT};
+
+/// Settings of a relay: batch size, claim lease, timeouts, retry delays and pruning.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// Rows claimed and published per round.
+    pub batch_size: u32,
+    /// Maximum wait between two reads of the outbox when no notification arrives.
+    pub poll_interval: Duration,
+    /// How long a claim keeps other relays off a row. Keep it below the stream's duplicate
+    /// window.
+    pub claim_lease: Duration,
+    /// Limit for publishing one batch and receiving its acknowledgements.
+    pub publish_timeout: Duration,
+    /// First delay after a failed round, doubled per failure up to `max_retry_delay`.
+    pub min_retry_delay: Duration,
+    pub max_retry_delay: Duration,
+    /// How long published rows stay in the outbox before pruning deletes them.
+    pub retention: Duration,
+    /// Time between two prunings.
+    pub prune_interval: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            poll_interval: Duration::from_secs(5),
+            claim_lease: Duration::from_secs(30),
+            publish_timeout: Duration::from_secs(10),
+            min_retry_delay: Duration::from_millis(200),
+            max_retry_delay: Duration::from_secs(30),
+            retention: Duration::from_secs(7 * 24 * 60 * 60),
+            prune_interval: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Counters of one relay, shared with its clones, for metrics.
+#[derive(Debug, Clone, Default)]
+pub struct RelayStats {
+    published: Arc<AtomicU64>,
+    duplicates: Arc<AtomicU64>,
+    failed_rounds: Arc<AtomicU64>,
+}
+
+impl RelayStats {
+    /// Events this relay published and marked.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    /// Publishes JetStream acknowledged as duplicates of an earlier message.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates.load(Ordering::Relaxed)
+    }
+
+    /// Rounds that failed and were retried.
+    pub fn failed_rounds(&self) -> u64 {
+        self.failed_rounds.load(Ordering::Relaxed)
+    }
+}
+
+/// A failed round of the relay, which the relay retries.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("reading or marking outbox rows failed")]
+    Db(#[from] DbError),
+
+    #[error("publishing event {event_id} on {subject} failed")]
+    Publish {
+        event_id: Uuid,
+        subject: String,
+        #[source]
+        source: PublishError,
+    },
+
+    #[error("JetStream did not acknowledge event {event_id} on {subject} within {timeout:?}")]
+    Timeout {
+        event_id: Uuid,
+        subject: String,
+        timeout: Duration,
+    },
+}
+
+/// Publishes the outbox of one service schema to JetStream.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pool: PgPool,
+    jetstream: jetstream::Context,
+    clock: SharedClock,
+    stream: String,
+    settings: RelaySettings,
+    stats: RelayStats,
+}
+
+struct ClaimedRow {
+    id: Uuid,
+    subject: String,
+    envelope: Vec<u8>,
+    traceparent: Option<String>,
+}
+
+struct RoundOutcome {
+    published: Vec<Uuid>,
+    unpublished: Vec<Uuid>,
+    error: Option<RelayError>,
+}
+
+impl Relay {
+    /// Creates a relay for the outbox in `pool`'s schema, publishing to `events.stream`.
+    /// Times for claims, marks and pruning come from `clock`.
+    pub fn new(
+        pool: PgPool,
+        jetstream: jetstream::Context,
+        clock: SharedClock,
+        events: &EventsSettings,
+        settings: RelaySettings,
+    ) -> Self {
+        Self {
+            pool,
+            jetstream,
+            clock,
+            stream: events.stream.clone(),
+            settings,
+            stats: RelayStats::default(),
+        }
+    }
+
+    /// Returns the counters of this relay and its clones.
+    pub fn stats(&self) -> RelayStats {
+        self.stats.clone()
+    }
+
+    /// Publishes until `shutdown` is cancelled, then returns after the round in progress.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(stream.name = %self.stream, "outbox relay started");
+        let wake = Arc::new(Notify::new());
+        let listener = tokio::spawn(listen_for_commits(
+            self.pool.clone(),
+            Arc::clone(&wake),
+            self.settings.poll_interval,
+            shutdown.child_token(),
+        ));
+
+        let mut failures = 0;
+        let mut next_prune = Instant::now();
+        while !shutdown.is_cancelled() {
+            if Instant::now() >= next_prune {
+                self.prune().await;
+                next_prune = Instant::now() + self.settings.prune_interval;
+            }
+            let wait = match self.publish_batch().await {
+                Ok(count) if count < self.settings.batch_size as usize => {
+                    failures = 0;
+                    self.settings.poll_interval
+                }
+                Ok(_) => {
+                    failures = 0;
+                    continue;
+                }
+                Err(error) => {
+                    failures += 1;
+                    self.retry_delay(&error, failures)
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = wake.notified(), if failures == 0 => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+
+        listener.abort();
+        tracing::info!(stream.name = %self.stream, "outbox relay stopped");
+    }
+
+    /// Claims up to `batch_size` rows, publishes them and marks those JetStream acknowledged.
+    /// Returns how many were published. An error means some rows were not, and their claims
+    /// were released for the next round.
+    pub async fn publish_batch(&self) -> Result<usize, RelayError> {
+        let rows = self.claim().await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+
+        let outcome = self.publish(&rows).await;
+        self.mark_published(&outcome.published).await?;
+        self.release(&outcome.unpublished).await?;
+
+        let published = outcome.published.len();
+        self.stats
+            .published
+            .fetch_add(published as u64, Ordering::Relaxed);
+        tracing::debug!(events.published = published, "published outbox events");
+        match outcome.error {
+            Some(error) => Err(error),
+            None => Ok(published),
+        }
+    }
+
+    async fn claim(&self) -> Result<Vec<ClaimedRow>, DbError> {
+        let now = self.clock.now();
+        let rows: Vec<(Uuid, String, Vec<u8>, Option<String>)> = sqlx::query_as(
+            "UPDATE outbox SET claimed_until = $1
+             WHERE id IN (
+                 SELECT id FROM outbox
+                 WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2)
+                 ORDER BY id
+                 LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id, subject, envelope, traceparent",
+        )
+        .bind(now + self.settings.claim_lease)
+        .bind(now)
+        .bind(i64::from(self.settings.batch_size))
+        .fetch_all(&self.pool)
+        .await?;
+
+        let mut rows: Vec<ClaimedRow> = rows
+            .into_iter()
+            .map(|(id, subject, envelope, traceparent)| ClaimedRow {
+                id,
+                subject,
+                envelope,
+                traceparent,
+            })
+            .collect();
+        // RETURNING has no order, so sort to publish in id (creation) order.
+        rows.sort_by_key(|row| row.id);
+        Ok(rows)
+    }
+
+    /// Sends every row, then awaits the acknowledgements, all within one deadline. Stops
+    /// sending at the first failure, since NATS is then most likely unreachable.
+    async fn publish(&self, rows: &[ClaimedRow]) -> RoundOutcome {
+        let deadline = Instant::now() + self.settings.publish_timeout;
+        let mut pending = Vec::with_capacity(rows.len());
+        let mut error = None;
+        for row in rows {
+            let send = self
+                .jetstream
+                .send_publish(row.subject.clone(), self.message(row));
+            match tokio::time::timeout_at(deadline, send).await {
+                Ok(Ok(ack)) => pending.push((row, ack)),
+                Ok(Err(source)) => {
+                    error = Some(publish_error(row, source));
+                    break;
+                }
+                Err(_) => {
+                    error = Some(self.timeout_error(row));
+                    break;
+                }
+            }
+        }
+
+        let mut published = Vec::with_capacity(pending.len());
+        for (row, ack) in pending {
+            match tokio::time::timeout_at(deadline, ack).await {
+                Ok(Ok(ack)) => {
+                    if ack.duplicate {
+                        self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                    }
+                    published.push(row.id);
+                }
+                Ok(Err(source)) => {
+                    error.get_or_insert_with(|| publish_error(row, source));
+                }
+                Err(_) => {
+                    error.get_or_insert_with(|| self.timeout_error(row));
+                }
+            }
+        }
+
+        let unpublished = rows
+            .iter()
+            .map(|row| row.id)
+            .filter(|id| !published.contains(id))
+            .collect();
+        RoundOutcome {
+            published,
+            unpublished,
+            error,
+        }
+    }
+
+    fn message(&self, row: &ClaimedRow) -> PublishMessage {
+        let message = PublishMessage::build()
+            .payload(row.envelope.clone().into())
+            .message_id(row.id.to_string())
+            .expected_stream(&self.stream)
+            .header(HEADER_CONTENT_TYPE, CONTENT_TYPE);
+        match &row.traceparent {
+            Some(traceparent) => message.header(HEADER_TRACEPARENT, traceparent.as_str()),
+            None => message,
+        }
+    }
+
+    fn timeout_error(&self, row: &ClaimedRow) -> RelayError {
+        RelayError::Timeout {
+            event_id: row.id,
+            subject: row.subject.clone(),
+            timeout: self.settings.publish_timeout,
+        }
+    }
+
+    async fn mark_published(&self, ids: &[Uuid]) -> Result<(), DbError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE outbox SET published_at = $1, claimed_until = NULL WHERE id = ANY($2)")
+            .bind(self.clock.now())
+            .bind(ids)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn release(&self, ids: &[Uuid]) -> Result<(), DbError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1) AND published_at IS NULL",
+        )
+        .bind(ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn prune(&self) {
+        let cutoff = self.clock.now() - self.settings.retention;
+        match prune_published(&self.pool, cutoff).await {
+            Ok(0) => {}
+            Ok(deleted) => {
+                tracing::info!(outbox.pruned = deleted, "pruned published outbox events")
+            }
+            Err(error) => tracing::warn!(
+                error = %error_text(&error, 1024),
+                "pruning published outbox events failed; trying again at the next interval"
+            ),
+        }
+    }
+
+    fn retry_delay(&self, error: &RelayError, failures: u32) -> Duration {
+        self.stats.failed_rounds.fetch_add(1, Ordering::Relaxed);
+        let exponent = failures.saturating_sub(1).min(16);
+        let delay = self
+            .settings
+            .min_retry_delay
+            .saturating_mul(1 << exponent)
+            .min(self.settings.max_retry_delay);
+        tracing::warn!(
+            error = %error_text(error, 1024),
+            attempt = failures,
+            retry_in_ms = delay.as_millis() as u64,
+            "publishing outbox events failed; retrying"
+        );
+        delay
+    }
+}
+
+fn publish_error(row: &ClaimedRow, source: PublishError) -> RelayError {
+    RelayError::Publish {
+        event_id: row.id,
+        subject: row.subject.clone(),
+        source,
+    }
+}

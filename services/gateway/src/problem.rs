@@ -1,0 +1,197 @@
+//! Errors as RFC 9457 problem details (`application/problem+json`).
+//!
+//! Every error the gateway returns has this one shape. A client mistake names the offending
+//! field and how to fix it in `invalid_params`; an internal failure is logged once with its cause
+//! and returned as an opaque 500 or 503.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Media type of a problem details body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid request parameter: the field and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidParam {
+    /// The field's name as the client sent it, e.g. `dns_names[1]`.
+    pub name: String,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+}
+
+/// A problem details document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_params: Vec<InvalidParam>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            problem_type: format!("urn:certitude:problem:{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            invalid_params: Vec::new(),
+        }
+    }
+
+    /// 400: a field is missing or malformed.
+    pub fn invalid_field(field: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        let mut problem = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Invalid request",
+            format!("{field}: {reason}"),
+        );
+        problem.invalid_params.push(InvalidParam {
+            name: field.to_owned(),
+            reason,
+        });
+        problem
+    }
+
+    /// 400: the body is not valid JSON of the expected shape.
+    pub fn malformed_body(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed-body", "Malformed request body", detail)
+    }
+
+    /// 401: no valid bearer token.
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", detail)
+    }
+
+    /// 403: the token's role may not call this route.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+
+    /// 404: the resource does not exist.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 409: the request conflicts with the current state.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    /// 422: well-formed, but cannot be carried out (for example Entrust rejected it).
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable",
+            "Request cannot be carried out",
+            detail,
+        )
+    }
+
+    /// 503: a dependency is unavailable; retrying later may succeed.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
+    }
+
+    /// 500: an internal failure whose cause was logged, not returned.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the request failed inside Certitude; the cause was logged",
+        )
+    }
+
+    /// Returns the HTTP status code.
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let mut response = (status, Json(self)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+/// Maps a gRPC status from a service to a problem, logging internal causes once.
+pub fn from_status(status: &tonic::Status) -> Problem {
+    use tonic::Code;
+    let message = status.message();
+    match status.code() {
+        Code::InvalidArgument => match message.split_once(": ") {
+            Some((field, reason)) if is_field_name(field) => Problem::invalid_field(field, reason),
+            _ => Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Invalid request", message),
+        },
+        Code::NotFound => Problem::not_found(message),
+        Code::AlreadyExists | Code::Aborted => Problem::conflict(message),
+        Code::FailedPrecondition => Problem::unprocessable(message),
+        Code::PermissionDenied => Problem::forbidden(message),
+        Code::Unauthenticated => Problem::unauthenticated(message),
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted => {
+            Problem::unavailable(message)
+        }
+        _ => {
+            tracing::error!(grpc.code = ?status.code(), grpc.message = message, "service call failed");
+            Problem::internal()
+        }
+    }
+}
+
+fn is_field_name(candidate: &str) -> bool {
+    !candidate.is_empty()
+        && candidate
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_field_names_field_and_reason() {
+        let problem = Problem::invalid_field("common_name", "is required");
+        let body = serde_json::to_value(&problem).unwrap();
+
+        assert_eq!(body["status"], 400);
+        assert_eq!(body["invalid_params"][0]["name"], "common_name");
+        assert_eq!(body["invalid_params"][0]["reason"], "is required");
+        assert_eq!(body["type"], "urn:certitude:problem:invalid-request");
+    }
+
+    #[test]
+    fn response_has_problem_media_type() {
+        let response = Problem::not_found("order 7 not found").into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+
+    #[test]
+    fn invalid_argument_status_keeps_field() {
+        let status = tonic::Status::invalid_argument("dns_names[0]: not a DNS name");
+        let problem = from_status(&status);
+        assert_eq!(problem.invalid_params[0].name, "dns_names[0]");
+    }
+
+    #[test]
+    fn internal_status_hides_message() {
+        let status = tonic::Status::internal("connection to 10.0.0.1 refused");
+        let problem = from_status(&status);
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("10.0.0.1"));
+    }
+}
