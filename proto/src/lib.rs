@@ -1,6 +1,8 @@
 //! Generated protobuf types and gRPC stubs shared by every Certitude service and by outside
 //! consumers of its events.
 
+mod redact;
+
 /// Event envelope and event payloads published on NATS JetStream.
 pub mod events {
     pub mod v1 {

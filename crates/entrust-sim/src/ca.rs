@@ -64,6 +64,10 @@ pub struct LeafRequest {
     pub organization: Option<String>,
     /// DNS names of the subjectAltName extension.
     pub dns_names: Vec<String>,
+    /// IP addresses of the subjectAltName extension (server certificates of the simulator).
+    pub ip_addresses: Vec<std::net::IpAddr>,
+    /// Serial number bytes to use; `None` draws a random one.
+    pub serial: Option<Vec<u8>>,
     /// Start of validity.
     pub not_before: OffsetDateTime,
     /// End of validity.
@@ -83,6 +87,8 @@ pub struct IssuedCertificate {
     pub not_before: OffsetDateTime,
     /// End of validity, truncated to seconds.
     pub not_after: OffsetDateTime,
+    /// SHA-1 of the DER encoding, upper-case hex.
+    pub thumbprint: String,
 }
 
 /// A root and an intermediate CA, in memory.
@@ -185,9 +191,15 @@ impl TestCa {
                 Ok(SanType::DnsName(ia5))
             })
             .collect::<Result<Vec<_>, CaError>>()?;
+        params
+            .subject_alt_names
+            .extend(request.ip_addresses.iter().copied().map(SanType::IpAddress));
         params.not_before = whole_seconds(request.not_before);
         params.not_after = whole_seconds(request.not_after);
-        params.serial_number = Some(random_serial());
+        params.serial_number = Some(match &request.serial {
+            Some(bytes) => SerialNumber::from_slice(bytes),
+            None => random_serial(),
+        });
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = match request.key_type {
             KeyType::Rsa => vec![
@@ -223,6 +235,7 @@ impl TestCa {
             serial,
             not_before: params.not_before,
             not_after: params.not_after,
+            thumbprint: crate::cert_facts::thumbprint(certificate.der()),
         })
     }
 }
@@ -245,14 +258,18 @@ fn ca_params(common_name: &str, constraints: BasicConstraints) -> CertificatePar
 
 /// Returns a random positive serial of 16 bytes (the top bit is cleared so that DER needs no
 /// sign byte). A leading zero byte is possible and is dropped from the reported hex form.
-fn random_serial() -> SerialNumber {
+pub fn random_serial_bytes() -> Vec<u8> {
     let mut bytes = [0u8; 16];
     rand::rng().fill(&mut bytes);
     bytes[0] &= 0x7f;
     if bytes.iter().all(|byte| *byte == 0) {
         bytes[15] = 1;
     }
-    SerialNumber::from_slice(&bytes)
+    bytes.to_vec()
+}
+
+fn random_serial() -> SerialNumber {
+    SerialNumber::from_slice(&random_serial_bytes())
 }
 
 fn whole_seconds(instant: OffsetDateTime) -> OffsetDateTime {

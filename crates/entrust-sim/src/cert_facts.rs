@@ -75,6 +75,17 @@ pub struct CertificateFacts {
     pub key: KeyFacts,
     /// `SHA-1`, `SHA-2` or `MD5`, from the signature algorithm.
     pub signing_alg: &'static str,
+    /// The subject public key as a DER SubjectPublicKeyInfo.
+    pub spki_der: Vec<u8>,
+    /// SHA-1 of the DER encoding, upper-case hex.
+    pub thumbprint: String,
+}
+
+/// Returns the SHA-1 thumbprint of a DER certificate as upper-case hex, the form ECS uses in
+/// `/certificates/thumbprints/{thumbprint}`.
+pub fn thumbprint(der: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
+    hex::encode_upper(digest.as_ref())
 }
 
 /// Reads the first certificate of a PEM text.
@@ -123,6 +134,8 @@ pub fn facts(certificate: &X509Certificate<'_>, der: &[u8]) -> CertificateFacts 
         subject_alt_names,
         key: key_facts(certificate.public_key()),
         signing_alg: signing_alg(certificate),
+        spki_der: certificate.public_key().raw.to_vec(),
+        thumbprint: thumbprint(der),
     }
 }
 
@@ -281,6 +294,12 @@ mod tests {
         assert_eq!(bit_length(&[0x00, 0x80, 0x00]), 16);
         assert_eq!(bit_length(&[0x01, 0xff]), 9);
         assert_eq!(bit_length(&[0x00]), 0);
+    }
+
+    #[test]
+    fn thumbprint_is_upper_case_sha1_hex() {
+        // SHA-1 of the empty input.
+        assert_eq!(thumbprint(b""), "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709");
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //!
 //! ECS returns an ErrorResponse for every failure: `{"status": <HTTP code>, "errors":
 //! [{"message": ..., "field": ...}]}`, where `field` names the request field at fault and is
-//! left out when no field is. The simulator uses that body for 400, 401, 404, 405 and 500.
+//! left out when no field is. The simulator uses that body for every error status, injected
+//! faults included.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+
+/// The header of a 429 that states the requests allowed per 30-second window.
+pub const RATE_LIMIT_LIMIT: &str = "x-rate-limit-limit";
 
 /// One entry of an ErrorResponse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,15 +38,38 @@ pub enum ApiError {
     /// 400: the request is invalid; each entry names its field where there is one.
     #[error("invalid request: {}", join_messages(.0))]
     BadRequest(Vec<FieldError>),
-    /// 401: credentials are missing or wrong.
+    /// 401: credentials are missing or wrong, or a bound client certificate is missing.
     #[error("authentication failed: {0}")]
     Unauthorized(String),
+    /// 403: the API user lacks the permission the operation needs.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// 404: the resource does not exist.
     #[error("not found: {0}")]
     NotFound(String),
     /// 405: the path exists but not for this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 409: the control API cannot do this in the simulator's current configuration.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 429: the API user sent too many requests; sent with `Retry-After` and
+    /// `X-Rate-Limit-Limit`.
+    #[error("rate limited: retry after {retry_after_seconds} s")]
+    RateLimited {
+        /// Whole seconds until the client may retry.
+        retry_after_seconds: u64,
+        /// Requests allowed per 30-second window.
+        limit: u32,
+    },
+    /// An error status a test injected (5xx), with its ErrorResponse message.
+    #[error("injected {status}: {message}")]
+    Injected {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The message of the ErrorResponse.
+        message: String,
+    },
     /// 500: the simulator failed; the cause is logged, the client sees a generic message.
     #[error("internal error while trying to {action}")]
     Internal {
@@ -95,8 +122,12 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Injected { status, .. } => *status,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,10 +142,21 @@ impl ApiError {
         };
         let errors = match self {
             ApiError::BadRequest(errors) => errors.clone(),
-            ApiError::Unauthorized(message) | ApiError::NotFound(message) => single(message),
+            ApiError::Unauthorized(message)
+            | ApiError::Forbidden(message)
+            | ApiError::NotFound(message)
+            | ApiError::Conflict(message)
+            | ApiError::Injected { message, .. } => single(message),
             ApiError::MethodNotAllowed => {
                 single("The HTTP method is not allowed on this resource.")
             }
+            ApiError::RateLimited {
+                retry_after_seconds,
+                limit,
+            } => single(&format!(
+                "Too many requests: at most {limit} requests per 30 seconds are allowed for \
+                 this API user; retry after {retry_after_seconds} seconds."
+            )),
             ApiError::Internal { .. } => single("Internal server error."),
         };
         ErrorBody {
@@ -130,11 +172,22 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %source, action, "Simulator request failed with an internal error");
         }
         let mut response = (self.status(), Json(self.body())).into_response();
-        if matches!(self, ApiError::Unauthorized(_)) {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"Entrust Certificate Services\""),
-            );
+        let headers = response.headers_mut();
+        match self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"Entrust Certificate Services\""),
+                );
+            }
+            ApiError::RateLimited {
+                retry_after_seconds,
+                limit,
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+                headers.insert(RATE_LIMIT_LIMIT, HeaderValue::from(limit));
+            }
+            _ => {}
         }
         response
     }

@@ -16,6 +16,9 @@ const TIMESTAMP: &[FormatItem<'static>] =
 const TIMESTAMP_MILLIS: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 const DATE: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]");
+const HTTP_DATE: &[FormatItem<'static>] = format_description!(
+    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+);
 
 /// Formats `instant` as `YYYY-MM-DDTHH:MM:SSZ` in UTC.
 pub fn timestamp(instant: OffsetDateTime) -> String {
@@ -30,6 +33,15 @@ pub fn timestamp_millis(instant: OffsetDateTime) -> String {
     instant
         .to_offset(UtcOffset::UTC)
         .format(TIMESTAMP_MILLIS)
+        .unwrap_or_else(|_| instant.unix_timestamp().to_string())
+}
+
+/// Formats `instant` as an HTTP date (RFC 9110 IMF-fixdate, `Tue, 22 May 2018 20:23:01 GMT`),
+/// the form of the `Retry-After` header of domain requests.
+pub fn http_date(instant: OffsetDateTime) -> String {
+    instant
+        .to_offset(UtcOffset::UTC)
+        .format(HTTP_DATE)
         .unwrap_or_else(|_| instant.unix_timestamp().to_string())
 }
 
@@ -131,6 +143,13 @@ mod tests {
 
         assert_eq!(timestamp(instant), "2026-01-31T22:59:59Z");
         assert_eq!(timestamp_millis(instant), "2026-01-31T22:59:59.734Z");
+    }
+
+    #[test]
+    fn http_date_is_imf_fixdate_in_gmt() {
+        let instant = datetime!(2018-05-22 16:23:01 -04:00);
+
+        assert_eq!(http_date(instant), "Tue, 22 May 2018 20:23:01 GMT");
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! A stateful simulator of the Entrust Certificate Services (ECS) Enterprise REST API v2, with
 //! its own test CA.
 //!
-//! The simulator serves `/enterprise/v2` over plain HTTP with HTTP Basic authentication, keeps
-//! an account (clients, organizations, domains, inventory, orders) in memory, and issues real
-//! X.509 certificates from a root and an intermediate generated at start. Field names, status
-//! values and error bodies follow the ECS API 2.1.0 specification and the behaviour of its
-//! production clients. A control API under `/_sim` lets tests approve orders, read the request
-//! log and fetch the CA certificates.
+//! The simulator serves `/enterprise/v2` over plain HTTP or HTTPS with HTTP Basic
+//! authentication (and client certificates for API users bound to one), keeps an account
+//! (clients, organizations, domains, inventory, orders) in memory, and issues real X.509
+//! certificates from a root and an intermediate generated at start. Field names, status values
+//! and error bodies follow the ECS API 2.1.0 specification and the behaviour of its production
+//! clients. A control API under `/_sim`, mirrored by methods of [`RunningSimulator`], lets tests
+//! act as an Entrust administrator, move the clock, inject faults and read the request log.
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -30,11 +31,15 @@ mod cert_facts;
 mod control;
 mod csr;
 mod error;
+mod faults;
 mod format;
+mod identity;
 mod json_fields;
 pub mod model;
 mod names;
 mod ordering;
+mod portal;
+mod rate_limit;
 mod request_log;
 pub mod scenario;
 mod server;
@@ -42,7 +47,11 @@ mod simulator;
 mod state;
 
 pub use error::{ErrorBody, FieldError};
+pub use faults::{ArmedFault, CommitFailure, Fault, FaultKind};
+pub use identity::ClientIdentity;
 pub use ordering::CertificateResponse;
+pub use portal::{DomainUpdate, OrganizationUpdate};
 pub use request_log::LoggedRequest;
-pub use scenario::{Scenario, ScenarioError};
-pub use server::{RunningSimulator, SimConfig};
+pub use scenario::{GenerateOptions, Scenario, ScenarioError};
+pub use server::{RunningSimulator, SimConfig, SimOptions};
+pub use state::Revocation;

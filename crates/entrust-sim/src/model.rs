@@ -74,6 +74,9 @@ wire_enum! {
         Deactivated => "DEACTIVATED",
         /// Not applicable, for example a third-party record.
         Na => "NA",
+        /// Not in the 2.1.0 enumeration: what later ECS versions report for a certificate the
+        /// account knows but did not order (a trackingId-0 record).
+        Unknown => "UNKNOWN",
     }
 }
 
@@ -164,33 +167,100 @@ wire_enum! {
     }
 }
 
-/// Role of an API user, which later decides who may approve, decline or revoke.
+/// Role of an API user, which decides its default [`Permission`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// May do everything the API offers.
     Administrator,
-    /// May read and place orders.
+    /// May read, place orders, update tracking data and manage domains, but holds no
+    /// [`Permission`].
     Requester,
 }
 
+impl Role {
+    /// Returns the permissions a user of this role holds unless its scenario entry lists its
+    /// own: every permission for an administrator, none for a requester.
+    pub fn default_permissions(self) -> &'static [Permission] {
+        match self {
+            Role::Administrator => Permission::ALL,
+            Role::Requester => &[],
+        }
+    }
+}
+
+/// An administrator action. A user without the permission gets a 403 ErrorResponse; every
+/// other operation is open to each authenticated user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Permission {
+    /// PATCH `APPROVE`.
+    Approve,
+    /// PATCH `DECLINE`.
+    Decline,
+    /// PATCH `SUSPEND`.
+    Suspend,
+    /// PATCH `UNSUSPEND`.
+    Unsuspend,
+    /// `POST /certificates/{trackingId}/revocations`.
+    Revoke,
+    /// `POST /certificates/{trackingId}/reissues`.
+    Reissue,
+    /// `POST /certificates/{trackingId}/renewals`.
+    Renew,
+    /// `POST /certificates/{trackingId}/deactivations`.
+    Deactivate,
+}
+
+impl Permission {
+    /// Every permission.
+    pub const ALL: &'static [Permission] = &[
+        Permission::Approve,
+        Permission::Decline,
+        Permission::Suspend,
+        Permission::Unsuspend,
+        Permission::Revoke,
+        Permission::Reissue,
+        Permission::Renew,
+        Permission::Deactivate,
+    ];
+
+    /// Returns the verb used in 403 messages ("approve", "revoke", ...).
+    pub fn verb(self) -> &'static str {
+        match self {
+            Permission::Approve => "approve",
+            Permission::Decline => "decline",
+            Permission::Suspend => "suspend",
+            Permission::Unsuspend => "unsuspend",
+            Permission::Revoke => "revoke",
+            Permission::Reissue => "reissue",
+            Permission::Renew => "renew",
+            Permission::Deactivate => "deactivate",
+        }
+    }
+}
+
 /// The tracking data an API user may set on an order (`UserSpecifiableTrackingData`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserTracking {
     /// Free-form text, at most 128 characters; Certitude puts its order marker here.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_info: Option<String>,
     /// Requester name, at most 255 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub requester_name: Option<String>,
     /// Requester email, at most 254 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub requester_email: Option<String>,
     /// Requester phone number.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub requester_phone: Option<String>,
     /// Addresses that also receive the delivery and expiry notices.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub additional_emails: Vec<String>,
     /// Custom field values (`text1`..`text15`, `number1`..`number5`, ...), kept as sent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub custom_fields: serde_json::Map<String, serde_json::Value>,
 }
 

@@ -5,7 +5,7 @@
 //! decides, so an approved `example.com` does not hide a declined `shop.example.com`.
 
 use crate::model::DomainStatus;
-use crate::state::Domain;
+use crate::state::Domains;
 
 /// Coverage of one name by the domains of a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,17 +18,21 @@ pub enum Coverage {
     Missing,
 }
 
-/// Returns how the domains of `client_id` cover `name`.
-pub fn coverage(domains: &[Domain], client_id: i64, name: &str) -> Coverage {
+/// Returns how the domains of `client_id` cover `name`. Looks up the name and each parent
+/// (`a.b.example.com`, `b.example.com`, `example.com`, `com`), longest first, so the cost
+/// depends on the number of labels, not of domains.
+pub fn coverage(domains: &Domains, client_id: i64, name: &str) -> Coverage {
     let name = normalize(name);
-    let base = name.strip_prefix("*.").unwrap_or(&name);
-    let covering = domains
-        .iter()
-        .filter(|domain| domain.client_id == client_id)
-        .filter(|domain| {
-            base == domain.domain_name || base.ends_with(&format!(".{}", domain.domain_name))
-        })
-        .max_by_key(|domain| domain.domain_name.len());
+    let mut candidate = name.strip_prefix("*.").unwrap_or(&name);
+    let covering = loop {
+        if let Some(domain) = domains.get(client_id, candidate) {
+            break Some(domain);
+        }
+        match candidate.split_once('.') {
+            Some((_, parent)) => candidate = parent,
+            None => break None,
+        }
+    };
     match covering {
         Some(domain) if domain.verification_status.is_usable() => {
             Coverage::Usable(domain.domain_name.clone())
@@ -75,6 +79,7 @@ pub fn check_dns_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use crate::model::VerificationMethod;
+    use crate::state::Domain;
 
     use super::*;
 
@@ -88,12 +93,14 @@ mod tests {
             ov_expiry: None,
             ev_eligible: false,
             ev_expiry: None,
+            challenge: None,
+            previous_challenge: None,
         }
     }
 
     #[test]
     fn subdomain_and_wildcard_are_covered() {
-        let domains = [domain("example.com", 1, DomainStatus::Approved)];
+        let domains = Domains::new(vec![domain("example.com", 1, DomainStatus::Approved)]);
 
         assert_eq!(
             coverage(&domains, 1, "WWW.Example.com."),
@@ -108,17 +115,17 @@ mod tests {
 
     #[test]
     fn other_client_domain_does_not_cover() {
-        let domains = [domain("example.com", 2, DomainStatus::Approved)];
+        let domains = Domains::new(vec![domain("example.com", 2, DomainStatus::Approved)]);
 
         assert_eq!(coverage(&domains, 1, "example.com"), Coverage::Missing);
     }
 
     #[test]
     fn longest_covering_domain_decides() {
-        let domains = [
+        let domains = Domains::new(vec![
             domain("example.com", 1, DomainStatus::Approved),
             domain("shop.example.com", 1, DomainStatus::Declined),
-        ];
+        ]);
 
         assert_eq!(
             coverage(&domains, 1, "www.shop.example.com"),

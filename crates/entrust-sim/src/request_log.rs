@@ -1,8 +1,8 @@
 //! The log of API requests the control API exposes (`GET /_sim/requests`).
 //!
-//! Each entry contains the time, method, path, query string, response status and the Basic-auth
-//! user name. It never contains the Authorization header, the API key or a request body, so
-//! tests may print it freely.
+//! Each entry contains the time, method, path, query string, response status, the Basic-auth
+//! user name and the injected fault, if any. It never contains the Authorization header, the
+//! API key, a client certificate or a request body, so tests may print it freely.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
@@ -26,10 +26,14 @@ pub struct LoggedRequest {
     pub path: String,
     /// Raw query string, if any.
     pub query: Option<String>,
-    /// HTTP status of the response.
+    /// HTTP status of the response; 0 when the connection was dropped without one.
     pub status: u16,
     /// The Basic-auth user name sent, authenticated or not.
     pub user_name: Option<String>,
+    /// The injected fault that shaped the response: `latency`, `rateLimit`, `serverError`,
+    /// `dropConnection` or `commitThenFail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// A bounded, shared request log.

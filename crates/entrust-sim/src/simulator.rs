@@ -1,14 +1,19 @@
 //! The simulator core the HTTP handlers, the control API and [`crate::RunningSimulator`] share:
-//! the account state behind a mutex, the test CA, the clock and the request log.
+//! the account state behind a mutex, the test CA, the clock, the request log, the armed faults,
+//! the rate limiter and the client certificates bound to API users.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use certitude_clock::SharedClock;
+use anyhow::Context;
+use certitude_clock::{ManualClock, SharedClock};
 use time::OffsetDateTime;
 
 use crate::ca::TestCa;
 use crate::error::ApiError;
-use crate::ordering::{CertificateResponse, approve_order};
+use crate::faults::FaultPlan;
+use crate::identity::Bindings;
+use crate::ordering::{IssueContext, KeyPool};
+use crate::rate_limit::RateLimiter;
 use crate::request_log::RequestLog;
 use crate::scenario::Scenario;
 use crate::state::{SimState, seed_state};
@@ -17,27 +22,54 @@ use crate::state::{SimState, seed_state};
 #[derive(Debug)]
 pub(crate) struct Simulator {
     state: Mutex<SimState>,
+    /// The state at start, which a reset returns to.
+    initial: SimState,
     /// The test CA.
     pub ca: TestCa,
-    /// The source of all time.
-    pub clock: SharedClock,
+    /// Keys of scenario orders.
+    pub keys: KeyPool,
+    clock: SharedClock,
+    manual_clock: Option<ManualClock>,
     /// API requests seen so far.
     pub log: RequestLog,
+    /// Armed faults.
+    pub faults: FaultPlan,
+    /// Per-user rate limits.
+    pub limiter: RateLimiter,
+    /// Client certificates bound to API users.
+    pub bindings: Bindings,
 }
 
 impl Simulator {
-    /// Checks the scenario, generates the CA and builds the starting state. This generates one
-    /// key per scenario order, so it is CPU-bound; call it off the async runtime.
-    pub fn new(scenario: &Scenario, clock: SharedClock) -> anyhow::Result<Simulator> {
+    /// Checks the scenario, generates the CA and the bound client certificates, and builds the
+    /// starting state. When `manual_clock` is given the simulator reads time from it (and
+    /// ignores `clock`), so that the control API can move it.
+    pub fn new(
+        scenario: &Scenario,
+        clock: SharedClock,
+        manual_clock: Option<ManualClock>,
+    ) -> anyhow::Result<Simulator> {
         scenario.validate()?;
+        let clock = match &manual_clock {
+            Some(manual) => manual.shared(),
+            None => clock,
+        };
         let now = clock.now();
         let ca = TestCa::generate(now)?;
-        let state = seed_state(scenario, &ca, now)?;
+        let bindings = Bindings::new(&scenario.api_users, &ca, now)
+            .context("failed to set up the client certificates of API users")?;
+        let state = seed_state(scenario, now)?;
         Ok(Simulator {
+            limiter: RateLimiter::new(state.account.rate_limit_quota),
+            initial: state.clone(),
             state: Mutex::new(state),
             ca,
+            keys: KeyPool::default(),
             clock,
+            manual_clock,
             log: RequestLog::default(),
+            faults: FaultPlan::default(),
+            bindings,
         })
     }
 
@@ -51,10 +83,38 @@ impl Simulator {
         self.clock.now()
     }
 
-    /// Approves a PENDING order and issues its certificate.
-    pub fn approve(&self, tracking_id: i64) -> Result<CertificateResponse, ApiError> {
-        let now = self.now();
+    /// Runs `change` on the locked state with an issue context taken at the current time.
+    pub fn with_state<T>(
+        &self,
+        change: impl FnOnce(&mut SimState, &IssueContext<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let context = IssueContext {
+            ca: &self.ca,
+            keys: &self.keys,
+            now: self.now(),
+        };
         let mut state = self.state();
-        approve_order(&mut state, &self.ca, now, tracking_id)
+        change(&mut state, &context)
+    }
+
+    /// Returns the manual clock, or a 409 when the simulator runs on another clock.
+    pub fn manual_clock(&self) -> Result<&ManualClock, ApiError> {
+        self.manual_clock.as_ref().ok_or_else(|| {
+            ApiError::Conflict(
+                "The simulator does not run on a manual clock; start it with one (SimOptions \
+                 manual_clock, or --manual-clock) to move time through the control API."
+                    .to_owned(),
+            )
+        })
+    }
+
+    /// Returns the state to the scenario's, clears the request log and the faults, and starts
+    /// every rate-limit window afresh with the scenario's quota. The clock is not moved.
+    pub fn reset(&self) {
+        *self.state() = self.initial.clone();
+        self.log.clear();
+        self.faults.clear();
+        self.limiter
+            .set_quota(self.initial.account.rate_limit_quota);
     }
 }

@@ -183,9 +183,12 @@ impl EntrustClient {
             }
         };
 
+        let rate_key = config.rate_key();
         Ok(Self {
             transport: Arc::new(Transport {
                 http,
+                rate_budget: config.rate_budget,
+                rate_key,
                 base_url: config.base_url,
                 username: config.username,
                 api_key: config.api_key,

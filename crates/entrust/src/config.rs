@@ -1,10 +1,13 @@
 //! Connection settings of an [`EntrustClient`](crate::EntrustClient).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use url::Url;
+
+use crate::rate::RateBudget;
 
 /// The production ECS Enterprise API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.entrust.net/enterprise/v2";
@@ -60,6 +63,15 @@ pub struct EntrustConfig {
     /// Longest `Retry-After` the client waits for; a longer request is returned to the caller
     /// as an error carrying the wait.
     pub max_retry_after: Duration,
+    /// Budget every HTTP attempt (retries included) takes a slot from before it is sent, so
+    /// the credential stays under Entrust's quota. `None` sends without a budget. Share one
+    /// budget between every client of the credential; for several replicas use a shared store
+    /// such as `PostgresRateBudget`.
+    pub rate_budget: Option<Arc<dyn RateBudget>>,
+    /// Key of this credential in [`EntrustConfig::rate_budget`]. `None` uses the base URL and
+    /// the user name (`https://api.entrust.net/enterprise/v2 api-user`). Set it, for example to
+    /// a credential id, when the same API user is reached through different URLs.
+    pub rate_budget_key: Option<String>,
 }
 
 impl EntrustConfig {
@@ -81,6 +93,20 @@ impl EntrustConfig {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(60),
+            rate_budget: None,
+            rate_budget_key: None,
+        }
+    }
+
+    /// Returns the key of this credential in the rate budget.
+    pub fn rate_key(&self) -> String {
+        match &self.rate_budget_key {
+            Some(key) => key.clone(),
+            None => format!(
+                "{} {}",
+                self.base_url.as_str().trim_end_matches('/'),
+                self.username
+            ),
         }
     }
 }
@@ -102,6 +128,8 @@ impl fmt::Debug for EntrustConfig {
             .field("initial_backoff", &self.initial_backoff)
             .field("max_backoff", &self.max_backoff)
             .field("max_retry_after", &self.max_retry_after)
+            .field("rate_budget", &self.rate_budget)
+            .field("rate_budget_key", &self.rate_budget_key)
             .finish()
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Variants follow what a caller must do next. It fixes the credential (401), uses another
 //! credential (403), stops looking (404), fixes the request (400), waits (429) or retries later
-//! (5xx, network). For an order whose submission may or may not have happened, it reconciles. No variant's `Display` or
-//! `Debug` output contains the API key, the client key or the `Authorization` header.
+//! (5xx, network). For a change whose submission may or may not have taken effect, it
+//! reconciles. No variant's `Display` or `Debug` output contains the API key, the client key
+//! or the `Authorization` header.
 
 use std::fmt;
 use std::time::Duration;
@@ -152,11 +153,18 @@ pub enum Error {
         source: Option<reqwest::Error>,
     },
 
-    /// A non-repeatable call (placing an order) was sent but its result cannot be known: a
-    /// timeout, a broken connection or a 5xx after the body was sent. The order may exist.
+    /// A call that is not safe to repeat was sent but its result cannot be known: a timeout, a
+    /// broken connection or a 5xx after the body was sent. Entrust may have applied it.
+    ///
+    /// For a new order, a renewal or a reissue, look the new order up by its tracking marker
+    /// before sending the call again. For an approval, decline, suspension, resumption,
+    /// revocation or deactivation, read the order: its status shows whether the change was
+    /// applied. Sending such a change again blindly can fail with HTTP 400 (for example a
+    /// second SUSPEND of a suspended order) or, for an order, create a duplicate.
     #[error(
-        "the outcome of {endpoint} is unknown ({}): look the order up by its tracking marker \
-         before submitting it again",
+        "the outcome of {endpoint} is unknown ({}): Entrust may have applied it; read the \
+         order (for a new order, renewal or reissue, look it up by its tracking marker) \
+         before sending the call again",
         describe_failure(.status, .source)
     )]
     OutcomeUnknown {
@@ -178,6 +186,23 @@ pub enum Error {
         status: u16,
         /// Entrust's messages, when the body was an error body.
         messages: ApiMessages,
+    },
+
+    /// The certificate authority behind this adapter does not offer the operation.
+    #[error("{operation} is not supported by this certificate authority adapter")]
+    Unsupported {
+        /// The operation, for example `revoke`.
+        operation: &'static str,
+    },
+
+    /// The shared rate budget could not give the call a slot, so nothing was sent.
+    #[error("no request was sent to {endpoint}: the Entrust rate budget failed")]
+    RateBudget {
+        /// The endpoint template.
+        endpoint: &'static str,
+        /// The budget's error.
+        #[source]
+        source: crate::rate::RateBudgetError,
     },
 
     /// A successful response body could not be decoded.
@@ -204,15 +229,25 @@ impl Error {
             Self::RateLimited { .. } => Some(429),
             Self::Unavailable { status, .. } | Self::OutcomeUnknown { status, .. } => *status,
             Self::UnexpectedStatus { status, .. } | Self::Decode { status, .. } => Some(*status),
-            Self::Config { .. } | Self::InvalidInput { .. } => None,
+            Self::Config { .. }
+            | Self::InvalidInput { .. }
+            | Self::Unsupported { .. }
+            | Self::RateBudget { .. } => None,
         }
     }
 
     /// Tells whether repeating the same call later may succeed without any change.
     ///
-    /// [`Error::OutcomeUnknown`] is not transient: repeating it may duplicate an order.
+    /// [`Error::OutcomeUnknown`] is not transient: repeating it may duplicate an order. A
+    /// failed rate budget store is transient; a misconfigured budget is not.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Unavailable { .. })
+        match self {
+            Self::RateLimited { .. } | Self::Unavailable { .. } => true,
+            Self::RateBudget { source, .. } => {
+                matches!(source, crate::rate::RateBudgetError::Store { .. })
+            }
+            _ => false,
+        }
     }
 
     /// Returns how long Entrust asked to wait, when it did.

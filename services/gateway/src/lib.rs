@@ -2,6 +2,250 @@
 //! token, authorizes by role, validates input, and calls the services over gRPC. It holds no
 //! certificate logic.
 
+pub mod auth;
+pub mod clients;
+pub mod extract;
 pub mod pagination;
 pub mod problem;
+pub mod routes;
 pub mod tokens;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use certitude_platform::clock::SharedClock;
+use certitude_platform::config::CommonConfig;
+use certitude_platform::db::{self, DbSettings};
+use certitude_platform::health::{self, NatsCheck, PostgresCheck, Readiness};
+use certitude_platform::shutdown::Shutdown;
+use certitude_platform::telemetry::set_parent_from_headers;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::clients::ServiceClients;
+
+/// Largest request body the API accepts.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The gateway's settings.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "gateway", about = "Certitude's REST API")]
+#[command(mut_arg(CommonConfig::DB_SCHEMA_ARG, CommonConfig::schema_default("gateway")))]
+pub struct Config {
+    #[command(flatten)]
+    pub common: CommonConfig,
+
+    /// Address and port of the REST API.
+    #[arg(long, env = "CERTITUDE_API_LISTEN", default_value = "0.0.0.0:8000")]
+    pub api_listen: SocketAddr,
+
+    /// gRPC URL of credential-sync.
+    #[arg(
+        long,
+        env = "CERTITUDE_CREDENTIAL_SYNC_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub credential_sync_url: String,
+
+    /// gRPC URL of order-manager.
+    #[arg(
+        long,
+        env = "CERTITUDE_ORDER_MANAGER_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub order_manager_url: String,
+
+    /// gRPC URL of inventory.
+    #[arg(
+        long,
+        env = "CERTITUDE_INVENTORY_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub inventory_url: String,
+
+    /// Deadline of each call to a service, in seconds.
+    #[arg(long, env = "CERTITUDE_SERVICE_TIMEOUT_SECS", default_value = "60")]
+    pub service_timeout_secs: u64,
+
+    /// Admin token stored (hashed) at start, so a new installation can create other tokens.
+    #[arg(long, env = "CERTITUDE_BOOTSTRAP_ADMIN_TOKEN", hide_env_values = true,
+        value_parser = parse_secret)]
+    pub bootstrap_admin_token: Option<SecretString>,
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, String> {
+    if value.len() < 16 {
+        return Err("must be at least 16 characters long".to_owned());
+    }
+    Ok(SecretString::from(value))
+}
+
+/// State shared by every request handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub clients: ServiceClients,
+    pub clock: SharedClock,
+}
+
+/// A started gateway.
+#[derive(Debug)]
+pub struct RunningService {
+    pub api_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl RunningService {
+    /// Waits for every task to stop and returns the first error.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let result = joined
+                .context("gateway task panicked")
+                .and_then(|result| result);
+            if let Err(error) = result {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Connects to Postgres, migrates, stores the bootstrap token, binds the API and health
+/// listeners and serves until `shutdown` fires.
+pub async fn start(
+    config: Config,
+    clock: SharedClock,
+    shutdown: Shutdown,
+) -> anyhow::Result<RunningService> {
+    let pool = connect(&config).await?;
+    if let Some(token) = &config.bootstrap_admin_token {
+        auth::store_bootstrap_token(&pool, token.expose_secret(), clock.now())
+            .await
+            .context("failed to store the bootstrap admin token")?;
+    }
+    let clients = ServiceClients::connect(
+        &config.credential_sync_url,
+        &config.order_manager_url,
+        &config.inventory_url,
+        Duration::from_secs(config.service_timeout_secs),
+    )?;
+    let nats = async_nats::connect(config.common.nats_url.expose_secret())
+        .await
+        .context("failed to connect to NATS")?;
+
+    let api_listener = TcpListener::bind(config.api_listen)
+        .await
+        .with_context(|| format!("failed to bind the API listener on {}", config.api_listen))?;
+    let http_listener = TcpListener::bind(config.common.http_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "failed to bind the health listener on {}",
+                config.common.http_listen
+            )
+        })?;
+    let api_addr = api_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let state = AppState {
+        pool: pool.clone(),
+        clients,
+        clock,
+    };
+    let mut tasks = JoinSet::new();
+    let api_shutdown = shutdown.cancelled();
+    tasks.spawn(async move {
+        tracing::info!(http.address = %api_addr, "REST API listening");
+        axum::serve(api_listener, router(state))
+            .with_graceful_shutdown(api_shutdown)
+            .await
+            .context("REST API server failed")
+    });
+    let readiness = Readiness::new(
+        vec![
+            Box::new(PostgresCheck::new(pool)),
+            Box::new(NatsCheck::new(nats)),
+        ],
+        Duration::from_secs(2),
+    );
+    let health_shutdown = shutdown.cancelled();
+    tasks.spawn(async move {
+        health::serve(http_listener, readiness, health_shutdown)
+            .await
+            .context("health server failed")
+    });
+
+    Ok(RunningService {
+        api_addr,
+        http_addr,
+        tasks,
+    })
+}
+
+async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let mut settings = DbSettings::new(
+        SecretString::from(config.common.database_url.expose_secret()),
+        config.common.db_schema.as_str(),
+    );
+    settings.max_connections = config.common.db_max_connections;
+    settings.application_name = Some("certitude-gateway".to_owned());
+    let pool = db::connect(&settings)
+        .await
+        .context("failed to connect to Postgres")?;
+    if config.common.run_migrations {
+        db::migrate(&pool, &MIGRATOR)
+            .await
+            .context("failed to migrate the gateway schema")?;
+    }
+    Ok(pool)
+}
+
+/// Builds the API router: every `/v1` route behind authentication, with a span per request.
+pub fn router(state: AppState) -> axum::Router {
+    routes::v1()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(trace_request))
+        .fallback(|| async { problem::Problem::not_found("no such route; see the README") })
+        .with_state(state)
+}
+
+/// Runs each request in a span that continues the caller's trace and records the outcome.
+async fn trace_request(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_owned(),
+        |path| path.as_str().to_owned(),
+    );
+    let span = tracing::info_span!(
+        "http.request",
+        otel.name = format!("{} {route}", request.method()),
+        http.request.method = %request.method(),
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+        token.id = tracing::field::Empty,
+    );
+    if let Err(error) = set_parent_from_headers(&span, request.headers()) {
+        tracing::debug!(error = %error, "ignored an invalid trace context header");
+    }
+    async move {
+        let response = next.run(request).await;
+        tracing::Span::current().record("http.response.status_code", response.status().as_u16());
+        response
+    }
+    .instrument(span)
+    .await
+}

@@ -13,7 +13,9 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: u32 = 500;
 
-/// Query parameters of every list route.
+/// Query parameters of every list route. Routes with filters repeat these two fields in their
+/// own query struct (serde's `flatten` cannot parse numbers from a query string) and call
+/// [`PageQuery::new`].
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PageQuery {
     pub limit: Option<u32>,
@@ -21,6 +23,11 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
+    /// Builds the page parameters of a route that has filters too.
+    pub fn new(limit: Option<u32>, cursor: Option<String>) -> Self {
+        Self { limit, cursor }
+    }
+
     /// Returns the validated page size.
     ///
     /// # Errors
@@ -83,16 +90,28 @@ mod tests {
     #[test]
     fn limit_defaults_and_bounds() {
         assert_eq!(PageQuery::default().limit().unwrap(), DEFAULT_LIMIT);
-        let zero = PageQuery { limit: Some(0), cursor: None };
+        let zero = PageQuery {
+            limit: Some(0),
+            cursor: None,
+        };
         assert_eq!(zero.limit().unwrap_err().invalid_params[0].name, "limit");
-        let too_big = PageQuery { limit: Some(MAX_LIMIT + 1), cursor: None };
+        let too_big = PageQuery {
+            limit: Some(MAX_LIMIT + 1),
+            cursor: None,
+        };
         assert!(too_big.limit().is_err());
     }
 
     #[test]
     fn foreign_cursor_is_rejected() {
-        let query = PageQuery { limit: None, cursor: Some("'; drop table".into()) };
-        assert_eq!(query.page_token().unwrap_err().invalid_params[0].name, "cursor");
+        let query = PageQuery {
+            limit: None,
+            cursor: Some("'; drop table".into()),
+        };
+        assert_eq!(
+            query.page_token().unwrap_err().invalid_params[0].name,
+            "cursor"
+        );
     }
 
     #[test]

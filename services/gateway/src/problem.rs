@@ -62,12 +62,32 @@ impl Problem {
 
     /// 400: the body is not valid JSON of the expected shape.
     pub fn malformed_body(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed-body", "Malformed request body", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            "Malformed request body",
+            detail,
+        )
+    }
+
+    /// 400: the query string does not fit the route's parameters.
+    pub fn malformed_query(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-query",
+            "Malformed query string",
+            detail,
+        )
     }
 
     /// 401: no valid bearer token.
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required", detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Authentication required",
+            detail,
+        )
     }
 
     /// 403: the token's role may not call this route.
@@ -97,7 +117,12 @@ impl Problem {
 
     /// 503: a dependency is unavailable; retrying later may succeed.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
     }
 
     /// 500: an internal failure whose cause was logged, not returned.
@@ -134,7 +159,12 @@ pub fn from_status(status: &tonic::Status) -> Problem {
     match status.code() {
         Code::InvalidArgument => match message.split_once(": ") {
             Some((field, reason)) if is_field_name(field) => Problem::invalid_field(field, reason),
-            _ => Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "Invalid request", message),
+            _ => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "Invalid request",
+                message,
+            ),
         },
         Code::NotFound => Problem::not_found(message),
         Code::AlreadyExists | Code::Aborted => Problem::conflict(message),

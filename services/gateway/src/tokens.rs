@@ -51,7 +51,9 @@ impl FromStr for Role {
             "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role {other:?}: use viewer, operator or admin")),
+            other => Err(format!(
+                "unknown role {other:?}: use viewer, operator or admin"
+            )),
         }
     }
 }

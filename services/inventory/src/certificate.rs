@@ -69,6 +69,12 @@ pub fn pem_to_der(pem_text: &str) -> Result<Vec<u8>, CertificateError> {
     Ok(pem.contents)
 }
 
+/// Encodes a DER certificate as one PEM `CERTIFICATE` block with `\n` line endings.
+pub fn der_to_pem(der: &[u8]) -> String {
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new("CERTIFICATE", der), config)
+}
+
 /// Parses a DER certificate into its facts.
 pub fn parse_der(der: &[u8]) -> Result<CertificateFacts, CertificateError> {
     let (_, certificate) = X509Certificate::from_der(der).map_err(CertificateError::Der)?;
@@ -77,11 +83,10 @@ pub fn parse_der(der: &[u8]) -> Result<CertificateFacts, CertificateError> {
 
     Ok(CertificateFacts {
         subject: certificate.subject().to_string(),
-        common_name: certificate
-            .subject()
-            .iter_common_name()
-            .next()
-            .map(|cn| cn.as_str().map_or_else(|_| lossy(cn.as_slice()), str::to_owned)),
+        common_name: certificate.subject().iter_common_name().next().map(|cn| {
+            cn.as_str()
+                .map_or_else(|_| lossy(cn.as_slice()), str::to_owned)
+        }),
         issuer: certificate.issuer().to_string(),
         serial_number: normalize_serial(certificate.raw_serial()),
         not_before: certificate.validity().not_before.to_datetime(),
@@ -104,7 +109,8 @@ pub fn parse_pem(pem_text: &str) -> Result<CertificateFacts, CertificateError> {
 /// Returns whether two SubjectPublicKeyInfo encodings hold the same key: the same algorithm and
 /// the same key bits. Parameters are compared too, so a P-256 key never matches a P-384 one.
 pub fn same_public_key(left_spki: &[u8], right_spki: &[u8]) -> Result<bool, CertificateError> {
-    let (_, left) = SubjectPublicKeyInfo::from_der(left_spki).map_err(CertificateError::PublicKey)?;
+    let (_, left) =
+        SubjectPublicKeyInfo::from_der(left_spki).map_err(CertificateError::PublicKey)?;
     let (_, right) =
         SubjectPublicKeyInfo::from_der(right_spki).map_err(CertificateError::PublicKey)?;
     Ok(left.algorithm.algorithm == right.algorithm.algorithm
@@ -139,7 +145,11 @@ pub fn verify_chain_links(chain_der: &[Vec<u8>]) -> Result<(), CertificateError>
 pub fn normalize_serial(raw: &[u8]) -> String {
     let hex = hex::encode_upper(raw);
     let trimmed = hex.trim_start_matches('0');
-    if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        "0".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 fn dns_names(certificate: &X509Certificate<'_>) -> Vec<String> {
@@ -183,7 +193,8 @@ mod tests {
         include_str!("../../../tests/fixtures/x509/pem/cryptography.io.pem");
     const CRYPTOGRAPHY_IO_CHAIN: &str =
         include_str!("../../../tests/fixtures/x509/pem/cryptography.io.chain.pem");
-    const RAPIDSSL: &str = include_str!("../../../tests/fixtures/x509/pem/rapidssl_sha256_ca_g3.pem");
+    const RAPIDSSL: &str =
+        include_str!("../../../tests/fixtures/x509/pem/rapidssl_sha256_ca_g3.pem");
 
     #[test]
     fn real_leaf_parses_with_expected_values() {
@@ -221,7 +232,10 @@ mod tests {
         chain.reverse();
 
         let error = verify_chain_links(&chain).unwrap_err();
-        assert!(matches!(error, CertificateError::BrokenChain { .. }), "{error}");
+        assert!(
+            matches!(error, CertificateError::BrokenChain { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -231,6 +245,19 @@ mod tests {
 
         assert!(same_public_key(&leaf.public_key_spki, &leaf.public_key_spki).unwrap());
         assert!(!same_public_key(&leaf.public_key_spki, &other.public_key_spki).unwrap());
+    }
+
+    #[test]
+    fn der_to_pem_round_trips_a_real_certificate() {
+        let der = pem_to_der(CRYPTOGRAPHY_IO).unwrap();
+
+        let pem_text = der_to_pem(&der);
+
+        assert!(
+            pem_text.starts_with("-----BEGIN CERTIFICATE-----\n"),
+            "{pem_text}"
+        );
+        assert_eq!(pem_to_der(&pem_text).unwrap(), der);
     }
 
     #[test]

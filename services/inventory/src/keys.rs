@@ -74,7 +74,7 @@ impl FromStr for KeyAlgorithm {
 }
 
 /// Subject of the CSR that goes to the CA.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CsrSubject {
     pub common_name: String,
     /// DNS names for the subject alternative name extension; the common name is added when missing.
@@ -131,14 +131,16 @@ pub enum KeyError {
 ///
 /// # Errors
 /// Fails on an empty subject, an invalid DNS name, or a key generation failure.
-pub fn generate(algorithm: KeyAlgorithm, subject: &CsrSubject) -> Result<GeneratedKeyPair, KeyError> {
+pub fn generate(
+    algorithm: KeyAlgorithm,
+    subject: &CsrSubject,
+) -> Result<GeneratedKeyPair, KeyError> {
     let dns_names = subject_dns_names(subject)?;
-    let mut params = CertificateParams::new(dns_names.clone()).map_err(|source| {
-        KeyError::InvalidDnsName {
+    let mut params =
+        CertificateParams::new(dns_names.clone()).map_err(|source| KeyError::InvalidDnsName {
             name: dns_names.join(", "),
             source,
-        }
-    })?;
+        })?;
     params.distinguished_name = distinguished_name(subject, &dns_names);
 
     let key_pair = algorithm
@@ -181,7 +183,11 @@ fn distinguished_name(subject: &CsrSubject, dns_names: &[String]) -> Distinguish
         given => given.to_owned(),
     };
     name.push(DnType::CommonName, common_name);
-    if let Some(organization) = subject.organization.as_deref().filter(|o| !o.trim().is_empty()) {
+    if let Some(organization) = subject
+        .organization
+        .as_deref()
+        .filter(|o| !o.trim().is_empty())
+    {
         name.push(DnType::OrganizationName, organization.trim());
     }
     name
@@ -235,8 +241,7 @@ mod tests {
         assert!(subject.contains("O=Example Inc"), "{subject}");
         let mut sans = Vec::new();
         for extension in csr.requested_extensions().into_iter().flatten() {
-            if let x509_parser::extensions::ParsedExtension::SubjectAlternativeName(san) =
-                extension
+            if let x509_parser::extensions::ParsedExtension::SubjectAlternativeName(san) = extension
             {
                 for name in &san.general_names {
                     sans.push(name.to_string());
@@ -256,7 +261,10 @@ mod tests {
 
     #[test]
     fn algorithm_names_parse_without_case() {
-        assert_eq!("ecdsa_p384".parse::<KeyAlgorithm>().unwrap(), KeyAlgorithm::EcdsaP384);
+        assert_eq!(
+            "ecdsa_p384".parse::<KeyAlgorithm>().unwrap(),
+            KeyAlgorithm::EcdsaP384
+        );
         assert!("DSA_1024".parse::<KeyAlgorithm>().is_err());
     }
 

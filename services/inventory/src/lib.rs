@@ -1,5 +1,22 @@
 //! The inventory service: generates key pairs and CSRs for orders, keeps private keys sealed, and
 //! stores every certificate that enters Certitude with its chain and parsed facts.
+//!
+//! [`start`] runs the service: the gRPC `InventoryService` (GenerateKey, ListCertificates,
+//! GetCertificate), `/healthz` and `/readyz`, the durable consumer of CertificateIssued
+//! (`inventory-certificate-issued`) and the outbox relay that publishes
+//! CertificateAddedToInventory.
 
 pub mod certificate;
+pub mod certificate_store;
+pub mod config;
+pub mod grpc;
+pub mod ingest;
+pub mod key_service;
+pub mod key_store;
 pub mod keys;
+mod service;
+mod tasks;
+
+pub use config::Config;
+pub use service::{MIGRATOR, SERVICE_NAME, start};
+pub use tasks::RunningService;

@@ -50,11 +50,7 @@ pub async fn list_for_client(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let client_id = path_integer(client_id, "clientId")?;
-    if sim.state().client(client_id).is_none() {
-        return Err(ApiError::NotFound(format!(
-            "Client {client_id} was not found."
-        )));
-    }
+    sim.state().known_client(client_id)?;
     list(&sim, Some(client_id), query.as_deref())
 }
 
@@ -108,7 +104,7 @@ fn list(
 
     let state = sim.state();
     let mut matching: Vec<&Domain> = Vec::new();
-    for domain in &state.domains {
+    for domain in state.domains.iter() {
         if client_id.is_some_and(|id| domain.client_id != id) {
             continue;
         }

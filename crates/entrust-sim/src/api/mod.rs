@@ -1,6 +1,7 @@
 //! The simulated ECS REST API under `/enterprise/v2`, one module per resource.
 //!
-//! Every route sits behind [`gate::gate`] (Basic auth and the request log). Unknown paths and
+//! Every route sits behind [`gate::gate`] (faults, Basic auth, client certificates, rate
+//! limits and the request log). Unknown paths and
 //! methods get ErrorResponse bodies too, never axum's plain-text defaults. Bodies are read as
 //! bytes and parsed by the handlers, so no Content-Type is required, and GET handlers never read
 //! a body.
@@ -8,6 +9,7 @@
 mod application;
 mod certificates;
 mod clients;
+mod domain_detail;
 mod domains;
 pub(crate) mod gate;
 mod inventories;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 
 use crate::error::ApiError;
 use crate::simulator::Simulator;
@@ -29,15 +31,54 @@ pub(crate) fn router(sim: Arc<Simulator>) -> Router {
     Router::new()
         .route("/application/version", get(application::version))
         .route("/clients", get(clients::list))
+        .route("/clients/{clientId}", get(clients::detail))
+        .route(
+            "/clients/{clientId}/organizations",
+            get(clients::organizations),
+        )
         .route("/organizations", get(organizations::list))
         .route("/domains", get(domains::list_all))
-        .route("/clients/{clientId}/domains", get(domains::list_for_client))
+        .route(
+            "/clients/{clientId}/domains",
+            get(domains::list_for_client).post(domain_detail::add),
+        )
+        .route(
+            "/clients/{clientId}/domains/{domain}",
+            get(domain_detail::detail).put(domain_detail::reverify),
+        )
         .route("/inventories", get(inventories::list))
         .route(
             "/certificates",
             get(certificates::list).post(certificates::create),
         )
-        .route("/certificates/{trackingId}", get(certificates::detail))
+        .route(
+            "/certificates/{trackingId}",
+            get(certificates::detail).patch(certificates::patch),
+        )
+        .route(
+            "/certificates/thumbprints/{thumbprint}",
+            get(certificates::by_thumbprint),
+        )
+        .route(
+            "/certificates/{trackingId}/reissues",
+            post(certificates::reissue),
+        )
+        .route(
+            "/certificates/{trackingId}/renewals",
+            post(certificates::renew),
+        )
+        .route(
+            "/certificates/{trackingId}/revocations",
+            post(certificates::revoke),
+        )
+        .route(
+            "/certificates/{trackingId}/deactivations",
+            post(certificates::deactivate),
+        )
+        .route(
+            "/certificates/{trackingId}/tracking",
+            put(certificates::update_tracking),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(sim.clone(), gate::gate))

@@ -69,6 +69,10 @@ mod tests {
             max_validity_days: 397,
             pooling,
             include_root_in_chain: false,
+            rate_limit_quota: None,
+            legacy_crl_reasons: false,
+            domain_values_delay_seconds: 5,
+            forbid_self_approval: false,
         }
     }
 

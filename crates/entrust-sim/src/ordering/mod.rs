@@ -1,26 +1,39 @@
-//! Certificate order lifecycle: placing new orders, approving pending ones and issuing their
-//! certificates. Reissue, renewal, revocation and the other PATCH operations belong here too,
-//! beside [`new_order`] and [`approve`].
+//! Certificate order lifecycle: new orders, the PATCH operations (approve, decline, suspend,
+//! unsuspend), reissue, renewal, revocation, deactivation and tracking updates, and the signing
+//! of certificates they share.
 
 mod approve;
+mod checks;
 mod expiry;
+mod materialize;
 mod new_order;
+mod reissue;
+mod renew;
 mod request;
+mod revoke;
 mod subject;
+mod successor;
+mod transitions;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use approve::approve_order;
+pub use materialize::{KeyPool, materialize};
 pub use new_order::{PlaceOutcome, place_new_order};
+pub use reissue::reissue_order;
+pub use renew::renew_order;
+pub use request::read_tracking_body;
+pub use revoke::{CrlReason, read_revocation, revoke_order};
+pub use transitions::{PatchOperation, deactivate_order, decline_order, patch_order};
 
-use crate::ca::{LeafRequest, TestCa};
+use crate::ca::{IssuedCertificate, LeafRequest, TestCa};
 use crate::error::ApiError;
 use crate::format::timestamp;
 use crate::model::{CertificateStatus, Eku};
-use crate::state::{Order, OrderCertificate};
+use crate::state::{CertificateEncoding, EncodedCertificate, Order, OrderCertificate};
 
-/// The CertificateResponse body of a 201 (new order, approval, later reissue and renewal).
+/// The CertificateResponse body of a 201 (new order, approval, reissue and renewal).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateResponse {
@@ -37,67 +50,108 @@ pub struct CertificateResponse {
 }
 
 impl CertificateResponse {
-    /// Builds the response for an order that has a certificate.
+    /// Builds the response for an order whose certificate is signed.
     pub fn for_order(order: &Order) -> Option<CertificateResponse> {
         let certificate = order.certificate.as_ref()?;
+        let encoded = certificate.encoded()?;
         Some(CertificateResponse {
             tracking_id: order.tracking_id,
-            end_entity_cert: certificate.pem.clone(),
-            chain_certs: certificate.chain.clone(),
+            end_entity_cert: encoded.pem.clone(),
+            chain_certs: encoded.chain.clone(),
             serial_number: certificate.serial.clone(),
             expires_after: timestamp(certificate.not_after),
         })
     }
+
+    /// Builds the response for an order whose certificate was just signed.
+    fn for_issued(order: &Order) -> Result<CertificateResponse, ApiError> {
+        CertificateResponse::for_order(order).ok_or_else(|| {
+            ApiError::invalid_request(format!(
+                "Certificate {} has no signed certificate to return.",
+                order.tracking_id
+            ))
+        })
+    }
 }
 
-/// Issues the certificate of `order` from its CSR: valid from `now` until the order's requested
-/// expiry, with the order's subject and DNS names. Sets the certificate and status ACTIVE.
+/// What signing needs besides the account state: the CA, the keys of scenario orders and the
+/// time.
+#[derive(Debug, Clone, Copy)]
+pub struct IssueContext<'a> {
+    /// The test CA.
+    pub ca: &'a TestCa,
+    /// Keys for scenario orders.
+    pub keys: &'a KeyPool,
+    /// The simulator's clock reading for this request.
+    pub now: OffsetDateTime,
+}
+
+/// Issues a new certificate for `order` from its public key: valid from `now` until the order's
+/// requested expiry, with a new serial and the order's subject and DNS names. Sets the
+/// certificate and status ACTIVE.
 pub(crate) fn issue_certificate(
     order: &mut Order,
-    ca: &TestCa,
-    now: OffsetDateTime,
+    context: &IssueContext<'_>,
     include_root: bool,
 ) -> Result<CertificateResponse, ApiError> {
-    let Some(csr) = &order.csr else {
-        return Err(ApiError::invalid_request(format!(
-            "Certificate {} has no CSR to issue from.",
-            order.tracking_id
-        )));
-    };
-    if order.requested_expiry <= now {
+    if order.requested_expiry <= context.now {
         return Err(ApiError::invalid_request(format!(
             "Certificate {} asked to expire at {}, which has passed; it can no longer be issued.",
             order.tracking_id,
             timestamp(order.requested_expiry)
         )));
     }
+    let issued = sign(order, context.ca, None, context.now, order.requested_expiry)?;
+    order.certificate = Some(certificate_of(issued, context.ca, include_root));
+    order.status = CertificateStatus::Active;
+    CertificateResponse::for_issued(order)
+}
+
+/// Signs a leaf for `order`'s public key and subject with the given serial and validity.
+fn sign(
+    order: &Order,
+    ca: &TestCa,
+    serial: Option<Vec<u8>>,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<IssuedCertificate, ApiError> {
+    let spki_der = order.public_key().ok_or_else(|| {
+        ApiError::invalid_request(format!(
+            "Certificate {} has no key to issue from.",
+            order.tracking_id
+        ))
+    })?;
     let dns_names = order
         .subject_alt_names
         .iter()
         .filter(|name| name.kind == "dNSName")
         .map(|name| name.value.clone())
         .collect();
-    let issued = ca
-        .issue(&LeafRequest {
-            spki_der: csr.spki_der.clone(),
-            key_type: order.key.key_type,
-            common_name: order.common_name.clone(),
-            organizational_units: order.ou.clone(),
-            organization: order.org.clone(),
-            dns_names,
-            not_before: now,
-            not_after: order.requested_expiry,
-            eku: Eku::parse(&order.eku).unwrap_or(Eku::ServerAndClientAuth),
-        })
-        .map_err(|error| ApiError::internal("issue a certificate", error))?;
-    order.certificate = Some(OrderCertificate {
-        chain: ca.chain_for(&issued.pem, include_root),
-        pem: issued.pem,
+    ca.issue(&LeafRequest {
+        spki_der: spki_der.to_vec(),
+        key_type: order.key.key_type,
+        common_name: order.common_name.clone(),
+        organizational_units: order.ou.clone(),
+        organization: order.org.clone(),
+        dns_names,
+        ip_addresses: Vec::new(),
+        serial,
+        not_before,
+        not_after,
+        eku: Eku::parse(&order.eku).unwrap_or(Eku::ServerAndClientAuth),
+    })
+    .map_err(|error| ApiError::internal("issue a certificate", error))
+}
+
+fn certificate_of(issued: IssuedCertificate, ca: &TestCa, include_root: bool) -> OrderCertificate {
+    OrderCertificate {
         serial: issued.serial,
         not_before: issued.not_before,
         not_after: issued.not_after,
-    });
-    order.status = CertificateStatus::Active;
-    CertificateResponse::for_order(order)
-        .ok_or_else(|| ApiError::invalid_request("The certificate could not be stored."))
+        encoding: CertificateEncoding::Encoded(EncodedCertificate {
+            chain: ca.chain_for(&issued.pem, include_root),
+            pem: issued.pem,
+            thumbprint: issued.thumbprint,
+        }),
+    }
 }

@@ -68,6 +68,90 @@ pub fn read_new_request(body: &Map<String, Value>) -> Result<NewCertificateReque
         .map(|value| value.trim().to_owned());
     let validate_only = fields.boolean("validateOnly").unwrap_or(false);
     let queue_for_approval = fields.boolean("queueForApproval").unwrap_or(false);
+    let (cert_expiry_date, cert_lifetime_years) = read_expiry(&mut fields);
+    let common = read_common(&mut fields);
+    fields.finish()?;
+    Ok(NewCertificateRequest {
+        cert_type,
+        validate_only,
+        queue_for_approval,
+        cert_expiry_date,
+        cert_lifetime_years,
+        common,
+    })
+}
+
+/// Which request of an existing order a body belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuccessorKind {
+    /// `POST /certificates/{trackingId}/reissues`.
+    Reissue,
+    /// `POST /certificates/{trackingId}/renewals`.
+    Renewal,
+}
+
+/// A parsed ReissueCertificateRequest or RenewCertificateRequest.
+#[derive(Debug, Clone)]
+pub struct SuccessorRequest {
+    /// Expiry date (renewals only).
+    pub cert_expiry_date: Option<Date>,
+    /// Lifetime in years (renewals only).
+    pub cert_lifetime_years: Option<u8>,
+    /// The fields new, reissue and renew share.
+    pub common: CommonFields,
+}
+
+/// Reads a reissue or renewal body. A reissue keeps the original expiry, so `certExpiryDate`
+/// and `certLifetime` are a 400 there; `validateOnly` is a 400 on both, because ECS validates
+/// only new orders. `certType` and `queueForApproval` are ignored: the original's type is kept.
+pub fn read_successor_request(
+    body: &Map<String, Value>,
+    kind: SuccessorKind,
+) -> Result<SuccessorRequest, ApiError> {
+    let present = |name: &str| {
+        body.get(name)
+            .is_some_and(|value| !value.is_null() && value.as_str() != Some(""))
+    };
+    if present("validateOnly") {
+        return Err(ApiError::invalid(
+            "validateOnly",
+            match kind {
+                SuccessorKind::Reissue => {
+                    "validateOnly is not supported on reissues; send the reissue without it."
+                }
+                SuccessorKind::Renewal => {
+                    "validateOnly is not supported on renewals; send the renewal without it."
+                }
+            },
+        ));
+    }
+    if kind == SuccessorKind::Reissue {
+        for name in ["certExpiryDate", "certLifetime"] {
+            if present(name) {
+                return Err(ApiError::invalid(
+                    name,
+                    format!(
+                        "{name} is not allowed on a reissue, which keeps the original expiry; \
+                         renew the certificate to change it."
+                    ),
+                ));
+            }
+        }
+    }
+
+    let mut fields = Fields::new(body);
+    let (cert_expiry_date, cert_lifetime_years) = read_expiry(&mut fields);
+    let common = read_common(&mut fields);
+    fields.finish()?;
+    Ok(SuccessorRequest {
+        cert_expiry_date,
+        cert_lifetime_years,
+        common,
+    })
+}
+
+/// Reads `certExpiryDate` and `certLifetime`, recording errors in `fields`.
+fn read_expiry(fields: &mut Fields<'_>) -> (Option<Date>, Option<u8>) {
     let cert_expiry_date = fields.string("certExpiryDate").and_then(|value| {
         let parsed = parse_expiry_date(value.trim());
         if parsed.is_none() {
@@ -95,16 +179,7 @@ pub fn read_new_request(body: &Map<String, Value>) -> Result<NewCertificateReque
                 None
             }
         });
-    let common = read_common(&mut fields);
-    fields.finish()?;
-    Ok(NewCertificateRequest {
-        cert_type,
-        validate_only,
-        queue_for_approval,
-        cert_expiry_date,
-        cert_lifetime_years,
-        common,
-    })
+    (cert_expiry_date, cert_lifetime_years)
 }
 
 /// Reads the fields new, reissue and renew requests share, recording errors in `fields`.
@@ -181,6 +256,21 @@ pub fn read_tracking(fields: &mut Fields<'_>) -> UserTracking {
     let Some(mut tracking) = fields.object("tracking") else {
         return UserTracking::default();
     };
+    let data = read_tracking_fields(&mut tracking);
+    fields.absorb(tracking);
+    data
+}
+
+/// Reads the body of `PUT /certificates/{trackingId}/tracking`: a whole
+/// UserSpecifiableTrackingData, which replaces the order's tracking data (`{}` erases it).
+pub fn read_tracking_body(body: &Map<String, Value>) -> Result<UserTracking, ApiError> {
+    let mut fields = Fields::new(body);
+    let data = read_tracking_fields(&mut fields);
+    fields.finish()?;
+    Ok(data)
+}
+
+fn read_tracking_fields(tracking: &mut Fields<'_>) -> UserTracking {
     let mut limited = |name: &str, max: usize| {
         let value = tracking.string(name)?;
         if value.chars().count() > max {
@@ -214,7 +304,6 @@ pub fn read_tracking(fields: &mut Fields<'_>) -> UserTracking {
         );
     }
     let custom_fields = tracking.raw_object("customFields").unwrap_or_default();
-    fields.absorb(tracking);
 
     UserTracking {
         tracking_info,

@@ -6,16 +6,22 @@
 //! as PEM keep their own dates. Keys are camelCase and unknown keys are rejected, so a typo fails
 //! at load instead of silently changing the account.
 
+mod account;
+mod generate;
+mod orders;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
-use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::model::{
-    CertificateStatus, DomainStatus, Role, UserTracking, VerificationMethod, VerificationStatus,
+pub use account::{
+    AccountSettings, ApiUser, AuthorizationContact, ClientAddress, ScenarioClient, ScenarioDomain,
+    ScenarioInventoryItem, ScenarioOrganization,
 };
+pub use generate::GenerateOptions;
+pub(crate) use orders::order_has_certificate;
+pub use orders::{ScenarioOrder, SeedKeyType, ThirdPartyCertificate};
 
 const DEMO_JSON: &str = include_str!("../../scenarios/demo.json");
 
@@ -43,11 +49,14 @@ pub enum ScenarioError {
     /// The scenario parses but contradicts itself.
     #[error("invalid scenario: {0}")]
     Invalid(String),
+    /// The scenario could not be written as JSON.
+    #[error("failed to serialize the scenario as JSON")]
+    Serialize(#[source] serde_json::Error),
 }
 
 /// The account a simulator serves. Fields are public so that tests can start from
 /// [`Scenario::demo`] and change one detail.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Scenario {
     /// Account-wide settings.
@@ -68,179 +77,9 @@ pub struct Scenario {
     /// Orders that exist at start, numbered from `account.firstTrackingId` in file order.
     #[serde(default)]
     pub orders: Vec<ScenarioOrder>,
-}
-
-/// Account-wide settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AccountSettings {
-    /// The build string `GET /application/version` returns.
-    pub version: String,
-    /// Tracking id of the first scenario order; new orders continue after the last one.
-    pub first_tracking_id: i32,
-    /// Maximum certificate validity the account accepts, in days from today (UTC).
-    pub max_validity_days: u32,
-    /// Pooling accounts honour `certExpiryDate` when a request carries both it and
-    /// `certLifetime`; other accounts honour `certLifetime`.
-    #[serde(default = "default_true")]
-    pub pooling: bool,
-    /// Appends the root certificate to `chainCerts` after the intermediate.
-    #[serde(default)]
-    pub include_root_in_chain: bool,
-}
-
-/// An API user of the account.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ApiUser {
-    /// The Basic-auth user name.
-    pub user_name: String,
-    /// The Basic-auth password; redacted in `Debug`.
-    pub api_key: SecretString,
-    /// The user's permissions.
-    pub role: Role,
-}
-
-/// A client (a subsidiary of the account with its own organizations and domains).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScenarioClient {
-    /// Client id; 1 is the primary client.
-    pub client_id: i64,
-    /// Client name.
-    pub client_name: String,
-    /// Verification status of the client; orders need APPROVED.
-    pub verification_status: VerificationStatus,
-}
-
-/// An organization a certificate may name in its `O` attribute.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScenarioOrganization {
-    /// Organization name, as it appears in certificates.
-    pub name: String,
-    /// Verification status; orders need APPROVED.
-    pub verification_status: VerificationStatus,
-    /// The owning client.
-    pub client_id: i64,
-}
-
-/// A domain of a client.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScenarioDomain {
-    /// Domain name, lower case.
-    pub domain_name: String,
-    /// The owning client.
-    pub client_id: i64,
-    /// Verification method.
-    pub verification_method: VerificationMethod,
-    /// Verification status.
-    pub verification_status: DomainStatus,
-    /// Whether OV certificates may use the domain.
-    #[serde(default)]
-    pub ov_eligible: bool,
-    /// Days from start until the OV verification expires (negative: already expired).
-    pub ov_expires_in_days: Option<i64>,
-    /// Whether EV certificates may use the domain.
-    #[serde(default)]
-    pub ev_eligible: bool,
-    /// Days from start until the EV verification expires.
-    pub ev_expires_in_days: Option<i64>,
-}
-
-/// A product of the account inventory.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScenarioInventoryItem {
-    /// A certificate type, or `FLEX` for the pool every SSL type except `PD_SSL` may use.
-    pub product_type: String,
-    /// `UNLIMITED` for a product without counts; absent for counted products.
-    pub consumption_type: Option<String>,
-    /// Units ever added (counted products).
-    #[serde(default)]
-    pub total_count: u32,
-    /// Units consumed and not expired (counted products).
-    #[serde(default)]
-    pub used_count: u32,
-    /// Units still available (counted products).
-    #[serde(default)]
-    pub remaining_count: u32,
-}
-
-impl ScenarioInventoryItem {
-    /// Reports whether the product has no counts.
-    pub fn is_unlimited(&self) -> bool {
-        self.consumption_type.as_deref() == Some("UNLIMITED")
-    }
-}
-
-/// Key algorithm of a certificate the simulator issues for a scenario order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SeedKeyType {
-    /// ECDSA P-256 (fast to generate).
-    #[default]
-    Ec,
-    /// RSA 2048.
-    Rsa,
-}
-
-/// An order that exists when the simulator starts.
-///
-/// An order whose status implies a certificate (ACTIVE, REVOKED, SUSPENDED, DEACTIVATED, READY)
-/// either embeds one as `certificatePem`, reported with its own serial and dates, or gets one
-/// from the simulator's CA with a key generated at start. PENDING orders get a key and a CSR so
-/// that approving them issues a certificate. EXPIRED is never stored: an order reads EXPIRED once
-/// the clock passes its expiry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScenarioOrder {
-    /// Stored status.
-    pub status: CertificateStatus,
-    /// Certificate type.
-    pub cert_type: String,
-    /// The ordering client.
-    #[serde(default = "primary_client")]
-    pub client_id: i64,
-    /// Organization (`O`); defaults to the client's first APPROVED organization.
-    pub org: Option<String>,
-    /// Subject common name; required unless `certificatePem` is given.
-    pub common_name: Option<String>,
-    /// DNS names; the common name is added when missing.
-    #[serde(default)]
-    pub subject_alt_name: Vec<String>,
-    /// Key algorithm of the generated key.
-    #[serde(default)]
-    pub key_type: SeedKeyType,
-    /// Extended key usage; defaults to SERVER_AND_CLIENT_AUTH.
-    pub eku: Option<String>,
-    /// Days before start that the certificate was issued (default 30).
-    pub issued_days_ago: Option<i64>,
-    /// Days from start until expiry (default 335; negative: already expired).
-    pub expires_in_days: Option<i64>,
-    /// Days before start that the order was deactivated (DEACTIVATED orders, default 1).
-    pub deactivated_days_ago: Option<i64>,
-    /// Tracking data.
-    #[serde(default)]
-    pub tracking: UserTracking,
-    /// Creator name; defaults to the first API user.
-    pub creator_name: Option<String>,
-    /// Decline reason (DECLINED orders only).
-    pub decline_reason: Option<String>,
-    /// A certificate issued elsewhere, reported with its own serial, dates and subject.
-    pub certificate_pem: Option<String>,
-    /// The chain of `certificatePem`, issuing CA first.
-    #[serde(default)]
-    pub chain_pem: Vec<String>,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn primary_client() -> i64 {
-    1
+    /// Certificates the account knows without having ordered them (trackingId 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub third_party_certificates: Vec<ThirdPartyCertificate>,
 }
 
 impl Scenario {
@@ -270,18 +109,12 @@ impl Scenario {
         scenario.validate()?;
         Ok(scenario)
     }
-}
 
-/// Reports whether an order with this stored status has a certificate.
-pub(crate) fn order_has_certificate(status: CertificateStatus) -> bool {
-    matches!(
-        status,
-        CertificateStatus::Active
-            | CertificateStatus::Ready
-            | CertificateStatus::Revoked
-            | CertificateStatus::Suspended
-            | CertificateStatus::Deactivated
-    )
+    /// Serializes the scenario as pretty-printed JSON that [`Scenario::from_json`] reads back.
+    /// The output contains the API keys.
+    pub fn to_json(&self) -> Result<String, ScenarioError> {
+        serde_json::to_string_pretty(self).map_err(ScenarioError::Serialize)
+    }
 }
 
 fn parse(json: &str, origin: &str) -> Result<Scenario, ScenarioError> {
@@ -296,6 +129,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
+    use crate::model::CertificateStatus;
 
     #[test]
     fn demo_scenario_loads() {

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use super::{Scenario, ScenarioError, ScenarioOrder, order_has_certificate};
+use crate::cert_facts::parse_certificate_pem;
 use crate::model::{CERT_TYPES, CertificateStatus, FLEX_PRODUCT, is_ssl_type};
 
 impl Scenario {
@@ -32,6 +33,26 @@ impl Scenario {
             if !user_names.insert(user.user_name.as_str()) {
                 return invalid(format!("API user {} appears twice", user.user_name));
             }
+            if user.generate_client_certificate && user.client_certificate_pem.is_some() {
+                return invalid(format!(
+                    "API user {} sets both clientCertificatePem and generateClientCertificate; \
+                     keep one",
+                    user.user_name
+                ));
+            }
+            if let Some(pem) = &user.client_certificate_pem
+                && let Err(error) = parse_certificate_pem(pem)
+            {
+                return invalid(format!(
+                    "API user {}: clientCertificatePem is not a readable certificate ({error})",
+                    user.user_name
+                ));
+            }
+        }
+        if self.account.rate_limit_quota == Some(0) {
+            return invalid(
+                "account.rateLimitQuota must be at least 1; leave it out for no limit".to_owned(),
+            );
         }
 
         let mut client_ids = HashSet::new();
@@ -93,6 +114,16 @@ impl Scenario {
 
         for (index, order) in self.orders.iter().enumerate() {
             self.validate_order(index, order, &client_ids)?;
+        }
+        for (index, record) in self.third_party_certificates.iter().enumerate() {
+            let pems = std::iter::once(&record.certificate_pem).chain(&record.chain_pem);
+            for pem in pems {
+                if let Err(error) = parse_certificate_pem(pem) {
+                    return invalid(format!(
+                        "thirdPartyCertificates[{index}]: not a readable certificate ({error})"
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -105,6 +105,20 @@ impl Inventory {
             item.used_count = item.used_count.saturating_add(1);
         }
     }
+
+    /// Gives back one unit of `product_type` that an order consumed but never used (a declined
+    /// order): `usedCount` down, `remainingCount` up. Unlimited products are left as they are.
+    pub fn release(&mut self, product_type: &str) {
+        if let Some(item) = self
+            .items
+            .iter_mut()
+            .find(|item| item.product_type == product_type)
+            && !item.unlimited
+        {
+            item.used_count = item.used_count.saturating_sub(1);
+            item.remaining_count = item.remaining_count.saturating_add(1);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +172,20 @@ mod tests {
 
         assert_eq!(inventory.items()[0].remaining_count, 2);
         assert_eq!(inventory.items()[0].used_count, 8);
+    }
+
+    #[test]
+    fn release_returns_one_unit() {
+        let mut inventory = Inventory::new(&[item("STANDARD_SSL", 0)]);
+
+        inventory.release("STANDARD_SSL");
+
+        assert_eq!(inventory.items()[0].remaining_count, 1);
+        assert_eq!(inventory.items()[0].used_count, 9);
+        assert_eq!(
+            inventory.source_for("STANDARD_SSL"),
+            Ok("STANDARD_SSL".to_owned())
+        );
     }
 
     #[test]

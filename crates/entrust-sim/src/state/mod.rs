@@ -4,22 +4,28 @@
 //! so each call is atomic. Statuses that depend on time (EXPIRED) are derived from the clock at
 //! read time and never stored.
 
+mod domain;
 mod inventory;
+mod order;
 mod seed;
+mod seed_order;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+pub use domain::{CONSTRUCTED_MAILBOXES, Challenge, Domain, Domains};
 pub use inventory::{Inventory, InventoryShortage};
-pub(crate) use seed::seed_state;
-
-use crate::cert_facts::{GeneralNameValue, KeyFacts};
-use crate::error::ApiError;
-use crate::model::{
-    CertificateStatus, DomainStatus, UserTracking, VerificationMethod, VerificationStatus,
+pub use order::{
+    CertificateEncoding, EncodedCertificate, KeyMaterial, Order, OrderCertificate, OrderCsr,
+    Revocation,
 };
-use crate::scenario::{AccountSettings, ApiUser};
+pub(crate) use seed::{constructed_addresses, seed_state, whole_seconds};
+
+use crate::error::ApiError;
+use crate::model::VerificationStatus;
+use crate::scenario::{AccountSettings, ApiUser, AuthorizationContact, ClientAddress};
 
 /// A client of the account.
 #[derive(Debug, Clone)]
@@ -30,6 +36,18 @@ pub struct Client {
     pub client_name: String,
     /// Verification status.
     pub verification_status: VerificationStatus,
+    /// A label that certificates do not show.
+    pub friendly_client_name: Option<String>,
+    /// Expiry of the OV information.
+    pub ov_expiry: Option<OffsetDateTime>,
+    /// EV verification status, when EV information was submitted.
+    pub ev_verification_status: Option<VerificationStatus>,
+    /// Expiry of the EV information.
+    pub ev_expiry: Option<OffsetDateTime>,
+    /// Postal address.
+    pub address: Option<ClientAddress>,
+    /// Authorization contact.
+    pub auth_contact: Option<AuthorizationContact>,
 }
 
 /// An organization of a client.
@@ -43,117 +61,8 @@ pub struct Organization {
     pub client_id: i64,
 }
 
-/// A domain of a client.
-#[derive(Debug, Clone)]
-pub struct Domain {
-    /// Domain name, lower case.
-    pub domain_name: String,
-    /// The owning client.
-    pub client_id: i64,
-    /// Verification method.
-    pub verification_method: VerificationMethod,
-    /// Verification status.
-    pub verification_status: DomainStatus,
-    /// Whether OV certificates may use the domain.
-    pub ov_eligible: bool,
-    /// Expiry of the OV verification.
-    pub ov_expiry: Option<OffsetDateTime>,
-    /// Whether EV certificates may use the domain.
-    pub ev_eligible: bool,
-    /// Expiry of the EV verification.
-    pub ev_expiry: Option<OffsetDateTime>,
-}
-
-/// The certificate an order holds.
-#[derive(Debug, Clone)]
-pub struct OrderCertificate {
-    /// The end-entity certificate in PEM.
-    pub pem: String,
-    /// `chainCerts`: the end-entity certificate first, then its issuers.
-    pub chain: Vec<String>,
-    /// Serial number as upper-case hex without leading zeros.
-    pub serial: String,
-    /// `issueDateTime`: the start of validity.
-    pub not_before: OffsetDateTime,
-    /// `expiresAfter`: the end of validity.
-    pub not_after: OffsetDateTime,
-}
-
-/// The CSR an order was placed with.
-#[derive(Debug, Clone)]
-pub struct OrderCsr {
-    /// PEM text, as `csr` returns it.
-    pub pem: String,
-    /// The subject public key, as a DER SubjectPublicKeyInfo.
-    pub spki_der: Vec<u8>,
-}
-
-/// A certificate order (one tracking id).
-#[derive(Debug, Clone)]
-pub struct Order {
-    /// Tracking id (int32 on the wire).
-    pub tracking_id: i64,
-    /// Stored status; see [`Order::status_at`] for the reported one.
-    pub status: CertificateStatus,
-    /// Certificate type.
-    pub cert_type: String,
-    /// The ordering client.
-    pub client_id: i64,
-    /// Subject DN in RFC 4514 order.
-    pub dn: String,
-    /// Subject common name.
-    pub common_name: String,
-    /// Subject `O`.
-    pub org: Option<String>,
-    /// Subject `OU` values.
-    pub ou: Vec<String>,
-    /// subjectAltName entries.
-    pub subject_alt_names: Vec<GeneralNameValue>,
-    /// Subject key.
-    pub key: KeyFacts,
-    /// `SHA-1` or `SHA-2`.
-    pub signing_alg: String,
-    /// Extended key usage as ECS writes it.
-    pub eku: String,
-    /// The CSR, when the order had one.
-    pub csr: Option<OrderCsr>,
-    /// The certificate, once issued.
-    pub certificate: Option<OrderCertificate>,
-    /// The expiry the order asked for; the certificate's `notAfter` once issued.
-    pub requested_expiry: OffsetDateTime,
-    /// Tracking data set by the requester.
-    pub tracking: UserTracking,
-    /// Deactivation time, if the order was deactivated.
-    pub deactivated_on: Option<OffsetDateTime>,
-    /// Creator name: the API user who placed the order.
-    pub creator_name: String,
-    /// Decline reason.
-    pub decline_reason: Option<String>,
-    /// The client domain that covers the common name.
-    pub domain_used: Option<String>,
-    /// The inventory product the order consumed, if any.
-    pub consumed_product: Option<String>,
-}
-
-impl Order {
-    /// Returns the status ECS reports at `now`: an ACTIVE or READY order past its expiry reads
-    /// EXPIRED; every other status is reported as stored.
-    pub fn status_at(&self, now: OffsetDateTime) -> CertificateStatus {
-        let expired = self
-            .certificate
-            .as_ref()
-            .is_some_and(|certificate| certificate.not_after < now);
-        match self.status {
-            CertificateStatus::Active | CertificateStatus::Ready if expired => {
-                CertificateStatus::Expired
-            }
-            status => status,
-        }
-    }
-}
-
 /// The whole simulated account.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SimState {
     /// Account-wide settings.
     pub account: AccountSettings,
@@ -164,11 +73,14 @@ pub struct SimState {
     /// Organizations across clients.
     pub organizations: Vec<Organization>,
     /// Domains across clients.
-    pub domains: Vec<Domain>,
+    pub domains: Domains,
     /// Products and their counts.
     pub inventory: Inventory,
-    /// Orders by tracking id.
-    pub orders: BTreeMap<i64, Order>,
+    /// Orders by tracking id. Each sits behind an `Arc` so that the copy of the starting state
+    /// kept for a reset shares every order until it changes.
+    orders: BTreeMap<i64, Arc<Order>>,
+    /// Third-party certificates (trackingId 0), in scenario order.
+    pub third_party: Vec<Order>,
     next_tracking_id: i64,
 }
 
@@ -180,10 +92,17 @@ impl SimState {
             .find(|client| client.client_id == client_id)
     }
 
+    /// Returns the client with `client_id`, or a 404 that names it.
+    pub fn known_client(&self, client_id: i64) -> Result<&Client, ApiError> {
+        self.client(client_id)
+            .ok_or_else(|| ApiError::NotFound(format!("Client {client_id} was not found.")))
+    }
+
     /// Returns the order with `tracking_id`, or a 404 that names it.
     pub fn order(&self, tracking_id: i64) -> Result<&Order, ApiError> {
         self.orders
             .get(&tracking_id)
+            .map(AsRef::as_ref)
             .ok_or_else(|| unknown_tracking_id(tracking_id))
     }
 
@@ -191,7 +110,33 @@ impl SimState {
     pub fn order_mut(&mut self, tracking_id: i64) -> Result<&mut Order, ApiError> {
         self.orders
             .get_mut(&tracking_id)
+            .map(Arc::make_mut)
             .ok_or_else(|| unknown_tracking_id(tracking_id))
+    }
+
+    /// Stores `order` under its tracking id.
+    pub fn insert_order(&mut self, order: Order) {
+        self.orders.insert(order.tracking_id, Arc::new(order));
+    }
+
+    /// Returns every record: orders by tracking id, then third-party certificates.
+    pub fn records(&self) -> impl Iterator<Item = &Order> {
+        self.orders
+            .values()
+            .map(AsRef::as_ref)
+            .chain(self.third_party.iter())
+    }
+
+    /// Finds the record whose certificate has SHA-1 thumbprint `thumbprint` (upper-case hex).
+    /// Certificates not signed yet have no thumbprint, and no client can know one for them.
+    pub fn find_by_thumbprint(&self, thumbprint: &str) -> Option<&Order> {
+        self.records().find(|order| {
+            order
+                .certificate
+                .as_ref()
+                .and_then(OrderCertificate::encoded)
+                .is_some_and(|encoded| encoded.thumbprint == thumbprint)
+        })
     }
 
     /// Takes the next tracking id. Ids grow by one and are never reused; they stay within int32

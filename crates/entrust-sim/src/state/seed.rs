@@ -1,85 +1,41 @@
-//! Builds the starting state from a scenario: absolute dates from the clock, keys and CSRs for
-//! the scenario orders, certificates from the test CA, and embedded real-world certificates.
+//! Builds the starting state from a scenario: absolute dates from the clock, the clients,
+//! organizations and domains, and the orders (see [`super::seed_order`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use rcgen::{
-    CertificateParams, DnType, KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, RsaKeySize,
-};
 use time::{Duration, OffsetDateTime};
 
-use super::{Client, Domain, Inventory, Order, OrderCertificate, OrderCsr, Organization, SimState};
-use crate::ca::{CaError, LeafRequest, TestCa};
-use crate::cert_facts::{
-    CertificateParseError, GeneralNameValue, format_subject_dn, parse_certificate_pem,
+use super::seed_order::SeedContext;
+use super::{
+    CONSTRUCTED_MAILBOXES, Challenge, Client, Domain, Domains, Inventory, Organization, SimState,
 };
-use crate::csr::{CsrError, parse_csr};
-use crate::format::end_of_day;
-use crate::model::{CertificateStatus, Eku, VerificationStatus};
-use crate::names::{Coverage, coverage};
-use crate::scenario::{Scenario, ScenarioOrder, SeedKeyType, order_has_certificate};
-
-const DEFAULT_ISSUED_DAYS_AGO: i64 = 30;
-const DEFAULT_EXPIRES_IN_DAYS: i64 = 335;
-const DEFAULT_PENDING_EXPIRES_IN_DAYS: i64 = 365;
+use crate::cert_facts::CertificateParseError;
+use crate::model::{DomainStatus, VerificationMethod};
+use crate::scenario::{Scenario, ScenarioClient, ScenarioDomain};
 
 /// Errors building the starting state.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     /// An embedded certificate could not be read.
-    #[error("orders[{index}]: certificatePem or chainPem is not a readable certificate")]
+    #[error("{entry}: certificatePem or chainPem is not a readable certificate")]
     Certificate {
-        /// Position of the order in the scenario.
-        index: usize,
+        /// The scenario entry, such as `orders[3]`.
+        entry: String,
         /// The parse failure.
         #[source]
         source: CertificateParseError,
     },
-    /// Generating a key or a CSR failed.
-    #[error("orders[{index}]: failed to generate a key and CSR")]
-    Key {
-        /// Position of the order in the scenario.
-        index: usize,
-        /// The rcgen failure.
-        #[source]
-        source: rcgen::Error,
-    },
-    /// The generated CSR could not be read back.
-    #[error("orders[{index}]: the generated CSR is unreadable")]
-    Csr {
-        /// Position of the order in the scenario.
-        index: usize,
-        /// The CSR failure.
-        #[source]
-        source: CsrError,
-    },
-    /// The test CA failed to issue the certificate.
-    #[error("orders[{index}]: the test CA failed to issue the certificate")]
-    Issue {
-        /// Position of the order in the scenario.
-        index: usize,
-        /// The CA failure.
-        #[source]
-        source: CaError,
-    },
 }
 
 /// Builds the state a simulator starts with. `scenario` must have passed
-/// [`Scenario::validate`].
-pub(crate) fn seed_state(
-    scenario: &Scenario,
-    ca: &TestCa,
-    now: OffsetDateTime,
-) -> Result<SimState, SeedError> {
-    let days = |count: i64| now + Duration::days(count);
+/// [`Scenario::validate`]. No key is generated and nothing is signed here: generated orders
+/// get their key, CSR and certificate when a request first needs them.
+pub(crate) fn seed_state(scenario: &Scenario, now: OffsetDateTime) -> Result<SimState, SeedError> {
     let clients = scenario
         .clients
         .iter()
-        .map(|client| Client {
-            client_id: client.client_id,
-            client_name: client.client_name.clone(),
-            verification_status: client.verification_status,
-        })
+        .map(|client| seed_client(client, now))
         .collect();
     let organizations: Vec<Organization> = scenario
         .organizations
@@ -90,45 +46,38 @@ pub(crate) fn seed_state(
             client_id: org.client_id,
         })
         .collect();
-    let domains: Vec<Domain> = scenario
-        .domains
-        .iter()
-        .map(|domain| Domain {
-            domain_name: domain.domain_name.clone(),
-            client_id: domain.client_id,
-            verification_method: domain.verification_method,
-            verification_status: domain.verification_status,
-            ov_eligible: domain.ov_eligible,
-            ov_expiry: domain
-                .ov_expires_in_days
-                .map(|count| whole_seconds(days(count))),
-            ev_eligible: domain.ev_eligible,
-            ev_expiry: domain
-                .ev_expires_in_days
-                .map(|count| whole_seconds(days(count))),
-        })
-        .collect();
+    let domains = Domains::new(
+        scenario
+            .domains
+            .iter()
+            .map(|domain| seed_domain(domain, now))
+            .collect(),
+    );
 
     let default_creator = scenario
         .api_users
         .first()
         .map(|user| user.user_name.clone())
         .unwrap_or_default();
+    let context = SeedContext {
+        now,
+        organizations: &organizations,
+        domains: &domains,
+        default_creator: &default_creator,
+    };
     let mut orders = BTreeMap::new();
     let mut tracking_id = i64::from(scenario.account.first_tracking_id);
     for (index, seed) in scenario.orders.iter().enumerate() {
-        let context = SeedContext {
-            ca,
-            now,
-            include_root: scenario.account.include_root_in_chain,
-            organizations: &organizations,
-            domains: &domains,
-            default_creator: &default_creator,
-        };
         let order = context.order(index, tracking_id, seed)?;
-        orders.insert(tracking_id, order);
+        orders.insert(tracking_id, Arc::new(order));
         tracking_id += 1;
     }
+    let third_party = scenario
+        .third_party_certificates
+        .iter()
+        .enumerate()
+        .map(|(index, record)| context.third_party(index, record))
+        .collect::<Result<Vec<_>, SeedError>>()?;
 
     Ok(SimState {
         account: scenario.account.clone(),
@@ -138,200 +87,64 @@ pub(crate) fn seed_state(
         domains,
         inventory: Inventory::new(&scenario.inventory),
         orders,
+        third_party,
         next_tracking_id: tracking_id,
     })
 }
 
-struct SeedContext<'a> {
-    ca: &'a TestCa,
-    now: OffsetDateTime,
-    include_root: bool,
-    organizations: &'a [Organization],
-    domains: &'a [Domain],
-    default_creator: &'a str,
-}
-
-impl SeedContext<'_> {
-    fn order(
-        &self,
-        index: usize,
-        tracking_id: i64,
-        seed: &ScenarioOrder,
-    ) -> Result<Order, SeedError> {
-        let eku = seed
-            .eku
-            .clone()
-            .unwrap_or_else(|| Eku::ServerAndClientAuth.as_str().to_owned());
-        let mut order = Order {
-            tracking_id,
-            status: seed.status,
-            cert_type: seed.cert_type.clone(),
-            client_id: seed.client_id,
-            dn: String::new(),
-            common_name: String::new(),
-            org: None,
-            ou: Vec::new(),
-            subject_alt_names: Vec::new(),
-            key: crate::cert_facts::KeyFacts {
-                key_type: crate::model::KeyType::Other,
-                key_size: 0,
-            },
-            signing_alg: "SHA-2".to_owned(),
-            eku,
-            csr: None,
-            certificate: None,
-            requested_expiry: self.now,
-            tracking: seed.tracking.clone(),
-            deactivated_on: None,
-            creator_name: seed
-                .creator_name
-                .clone()
-                .unwrap_or_else(|| self.default_creator.to_owned()),
-            decline_reason: seed.decline_reason.clone(),
-            domain_used: None,
-            consumed_product: None,
-        };
-        if seed.status == CertificateStatus::Deactivated {
-            let days_ago = seed.deactivated_days_ago.unwrap_or(1);
-            order.deactivated_on = Some(whole_seconds(self.now - Duration::days(days_ago)));
-        }
-
-        match &seed.certificate_pem {
-            Some(pem) => self.fill_from_certificate(index, &mut order, pem, &seed.chain_pem)?,
-            None => self.fill_generated(index, &mut order, seed)?,
-        }
-        order.domain_used = match coverage(self.domains, order.client_id, &order.common_name) {
-            Coverage::Usable(domain) | Coverage::Unusable(domain, _) => Some(domain),
-            Coverage::Missing => None,
-        };
-        Ok(order)
-    }
-
-    fn fill_from_certificate(
-        &self,
-        index: usize,
-        order: &mut Order,
-        pem: &str,
-        chain_pem: &[String],
-    ) -> Result<(), SeedError> {
-        let facts = parse_certificate_pem(pem)
-            .map_err(|source| SeedError::Certificate { index, source })?;
-        let mut chain = vec![facts.pem.clone()];
-        for issuer in chain_pem {
-            let issuer = parse_certificate_pem(issuer)
-                .map_err(|source| SeedError::Certificate { index, source })?;
-            chain.push(issuer.pem);
-        }
-        order.common_name = facts
-            .common_name
-            .clone()
-            .unwrap_or_else(|| facts.dn.clone());
-        order.dn = facts.dn.clone();
-        order.org = facts.organization.clone();
-        order.ou = facts.organizational_units.clone();
-        order.subject_alt_names = facts.subject_alt_names.clone();
-        order.key = facts.key;
-        order.signing_alg = facts.signing_alg.to_owned();
-        order.requested_expiry = facts.not_after;
-        order.certificate = Some(OrderCertificate {
-            pem: facts.pem,
-            chain,
-            serial: facts.serial,
-            not_before: facts.not_before,
-            not_after: facts.not_after,
-        });
-        Ok(())
-    }
-
-    fn fill_generated(
-        &self,
-        index: usize,
-        order: &mut Order,
-        seed: &ScenarioOrder,
-    ) -> Result<(), SeedError> {
-        let common_name = seed.common_name.clone().unwrap_or_default();
-        let mut dns_names = seed.subject_alt_name.clone();
-        if !dns_names.contains(&common_name) {
-            dns_names.insert(0, common_name.clone());
-        }
-        let org = seed.org.clone().or_else(|| {
-            self.organizations
-                .iter()
-                .find(|org| {
-                    org.client_id == seed.client_id
-                        && org.verification_status == VerificationStatus::Approved
-                })
-                .map(|org| org.name.clone())
-        });
-
-        let key_error = |source| SeedError::Key { index, source };
-        let key = match seed.key_type {
-            SeedKeyType::Ec => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256),
-            SeedKeyType::Rsa => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048),
-        }
-        .map_err(key_error)?;
-        let mut params = CertificateParams::new(dns_names.clone()).map_err(key_error)?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name.as_str());
-        if let Some(org) = &org {
-            params
-                .distinguished_name
-                .push(DnType::OrganizationName, org.as_str());
-        }
-        let csr_pem = params
-            .serialize_request(&key)
-            .and_then(|csr| csr.pem())
-            .map_err(key_error)?;
-        let csr = parse_csr(&csr_pem).map_err(|source| SeedError::Csr { index, source })?;
-
-        let expires_in_days =
-            seed.expires_in_days
-                .unwrap_or(if order_has_certificate(seed.status) {
-                    DEFAULT_EXPIRES_IN_DAYS
-                } else {
-                    DEFAULT_PENDING_EXPIRES_IN_DAYS
-                });
-        order.requested_expiry = end_of_day((self.now + Duration::days(expires_in_days)).date());
-        order.dn = format_subject_dn(&common_name, &[], org.as_deref());
-        order.common_name = common_name.clone();
-        order.org = org.clone();
-        order.subject_alt_names = dns_names.iter().map(GeneralNameValue::dns).collect();
-        order.key = csr.key;
-
-        if order_has_certificate(seed.status) {
-            let issued_days_ago = seed.issued_days_ago.unwrap_or(DEFAULT_ISSUED_DAYS_AGO);
-            let eku = crate::model::Eku::parse(&order.eku).unwrap_or(Eku::ServerAndClientAuth);
-            let issued = self
-                .ca
-                .issue(&LeafRequest {
-                    spki_der: csr.spki_der.clone(),
-                    key_type: csr.key.key_type,
-                    common_name,
-                    organizational_units: Vec::new(),
-                    organization: org,
-                    dns_names,
-                    not_before: self.now - Duration::days(issued_days_ago),
-                    not_after: order.requested_expiry,
-                    eku,
-                })
-                .map_err(|source| SeedError::Issue { index, source })?;
-            order.certificate = Some(OrderCertificate {
-                chain: self.ca.chain_for(&issued.pem, self.include_root),
-                pem: issued.pem,
-                serial: issued.serial,
-                not_before: issued.not_before,
-                not_after: issued.not_after,
-            });
-        }
-        order.csr = Some(OrderCsr {
-            pem: csr.pem,
-            spki_der: csr.spki_der,
-        });
-        Ok(())
+fn seed_client(client: &ScenarioClient, now: OffsetDateTime) -> Client {
+    let days = |count: i64| whole_seconds(now + Duration::days(count));
+    Client {
+        client_id: client.client_id,
+        client_name: client.client_name.clone(),
+        verification_status: client.verification_status,
+        friendly_client_name: client.friendly_client_name.clone(),
+        ov_expiry: client.ov_expires_in_days.map(days),
+        ev_verification_status: client.ev_verification_status,
+        ev_expiry: client.ev_expires_in_days.map(days),
+        address: client.address.clone(),
+        auth_contact: client.auth_contact.clone(),
     }
 }
 
-fn whole_seconds(instant: OffsetDateTime) -> OffsetDateTime {
+/// Builds a domain; one awaiting verification starts with values that are visible at once.
+fn seed_domain(domain: &ScenarioDomain, now: OffsetDateTime) -> Domain {
+    let days = |count: i64| whole_seconds(now + Duration::days(count));
+    let awaiting = matches!(
+        domain.verification_status,
+        DomainStatus::InitialVerification | DomainStatus::ReVerification
+    );
+    let challenge = awaiting.then(|| {
+        let emails = match domain.verification_method {
+            VerificationMethod::Email => constructed_addresses(&domain.domain_name),
+            _ => Vec::new(),
+        };
+        Challenge::new(domain.verification_method, emails, now)
+    });
+    Domain {
+        domain_name: domain.domain_name.clone(),
+        client_id: domain.client_id,
+        verification_method: domain.verification_method,
+        verification_status: domain.verification_status,
+        ov_eligible: domain.ov_eligible,
+        ov_expiry: domain.ov_expires_in_days.map(days),
+        ev_eligible: domain.ev_eligible,
+        ev_expiry: domain.ev_expires_in_days.map(days),
+        challenge,
+        previous_challenge: None,
+    }
+}
+
+/// Returns the addresses ECS constructs for email verification of `domain`
+/// (`admin@`, `administrator@`, `webmaster@`, `hostmaster@`, `postmaster@`).
+pub fn constructed_addresses(domain: &str) -> Vec<String> {
+    CONSTRUCTED_MAILBOXES
+        .iter()
+        .map(|mailbox| format!("{mailbox}@{domain}"))
+        .collect()
+}
+
+/// Drops the sub-second part, which X.509 validity and the wire format cannot carry.
+pub fn whole_seconds(instant: OffsetDateTime) -> OffsetDateTime {
     instant.replace_nanosecond(0).unwrap_or(instant)
 }

@@ -63,3 +63,32 @@ async fn binary_serves_demo_and_stops_on_sigterm() {
         .unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+#[tokio::test]
+async fn binary_generates_scenario_json() {
+    let output = Command::new(env!("CARGO_BIN_EXE_entrust-sim"))
+        .args([
+            "generate-scenario",
+            "--domains",
+            "30",
+            "--orders",
+            "120",
+            "--seed",
+            "5",
+        ])
+        .output()
+        .await
+        .expect("the binary runs");
+
+    assert!(output.status.success(), "exit status {}", output.status);
+    let json = String::from_utf8(output.stdout).unwrap();
+    let scenario = entrust_sim::Scenario::from_json(&json).unwrap();
+    assert_eq!(scenario.domains.len(), 30);
+    assert_eq!(scenario.orders.len(), 120);
+    let again = entrust_sim::Scenario::generate(&entrust_sim::GenerateOptions {
+        domains: 30,
+        orders: 120,
+        seed: 5,
+    });
+    assert_eq!(again.to_json().unwrap(), json.trim_end());
+}

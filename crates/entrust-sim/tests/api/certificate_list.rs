@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use time::Duration;
 
-use crate::helpers::{DEMO_ORDERS, FIRST_ID, TestSim, assert_error, keys};
+use crate::helpers::{DEMO_ORDERS, DEMO_THIRD_PARTY, FIRST_ID, TestSim, assert_error, keys};
 
 fn ids(body: &Value) -> Vec<i64> {
     body["certificates"]
@@ -30,12 +30,14 @@ async fn default_page_has_summary_and_default_fields() {
     assert!(summary["elapsed"].is_u64());
     assert_eq!(summary["offset"], 0);
     assert_eq!(summary["limit"], 25);
-    assert_eq!(summary["total"], DEMO_ORDERS);
+    assert_eq!(summary["total"], DEMO_ORDERS + DEMO_THIRD_PARTY);
     assert_eq!(summary["sort"], "trackingId:asc");
-    let expected_ids: Vec<i64> = (FIRST_ID..FIRST_ID + DEMO_ORDERS).collect();
+    // The third-party certificate has trackingId 0, so it sorts first.
+    let mut expected_ids = vec![0];
+    expected_ids.extend(FIRST_ID..FIRST_ID + DEMO_ORDERS);
     assert_eq!(ids(&reply.body), expected_ids);
 
-    let first = &reply.body["certificates"][0];
+    let first = &reply.body["certificates"][1];
     assert_eq!(
         keys(first),
         vec![
@@ -83,6 +85,7 @@ async fn demo_orders_by_reported_status() {
         ("DECLINED", 1),
         ("SUSPENDED", 1),
         ("DEACTIVATED", 1),
+        ("UNKNOWN", 1),
     ]
     .into_iter()
     .map(|(status, count)| (status.to_owned(), count))
@@ -171,10 +174,11 @@ async fn unknown_field_is_400() {
 async fn paging_with_exact_multiple_and_past_end() {
     let sim = TestSim::start().await;
 
-    let first = sim.get("/certificates?limit=11").await;
-    let last = sim.get("/certificates?offset=11&limit=11").await;
-    let past_end = sim.get("/certificates?offset=22&limit=11").await;
-    let single = sim.get("/certificates?offset=21&limit=1").await;
+    let orders = "/certificates?isThirdParty=false";
+    let first = sim.get(&format!("{orders}&limit=11")).await;
+    let last = sim.get(&format!("{orders}&offset=11&limit=11")).await;
+    let past_end = sim.get(&format!("{orders}&offset=22&limit=11")).await;
+    let single = sim.get(&format!("{orders}&offset=21&limit=1")).await;
 
     assert_eq!(
         ids(&first.body),

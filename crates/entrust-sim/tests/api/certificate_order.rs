@@ -238,7 +238,7 @@ async fn validate_only_consumes_nothing() {
 
     let validated = sim.post("/certificates", &body).await;
     let inventory_after = sim.get("/inventories").await.body;
-    let list = sim.get("/certificates").await;
+    let list = sim.get("/certificates?isThirdParty=false").await;
     let real = sim
         .post("/certificates", &order("STANDARD_SSL", &csr))
         .await;

@@ -1,7 +1,7 @@
 //! A started simulator with an HTTP client and helpers for requests, CSRs and error bodies.
 
 use certitude_clock::ManualClock;
-use entrust_sim::{RunningSimulator, Scenario, SimConfig};
+use entrust_sim::{RunningSimulator, Scenario, SimConfig, SimOptions};
 use rcgen::{
     CertificateParams, DnType, KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, RsaKeySize,
 };
@@ -22,6 +22,8 @@ pub const REQUESTER: (&str, &str) = ("demo-requester", "sim-demo-requester-key")
 pub const FIRST_ID: i64 = 2_100_000;
 /// Number of demo orders.
 pub const DEMO_ORDERS: i64 = 22;
+/// Number of third-party certificates (trackingId 0) in the demo.
+pub const DEMO_THIRD_PARTY: i64 = 1;
 
 /// A running simulator, its clock and an HTTP client.
 pub struct TestSim {
@@ -53,6 +55,30 @@ impl TestSim {
             clock: clock.shared(),
             listen: "127.0.0.1:0".parse().unwrap(),
         })
+        .await
+        .expect("simulator starts");
+        TestSim {
+            sim,
+            clock,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Starts `scenario` with the test's clock as the simulator's manual clock, so that the
+    /// control API can move it too.
+    pub async fn start_controlled(scenario: Scenario) -> TestSim {
+        let clock = ManualClock::new(NOW);
+        let sim = RunningSimulator::start_with(
+            SimConfig {
+                scenario,
+                clock: clock.shared(),
+                listen: "127.0.0.1:0".parse().unwrap(),
+            },
+            SimOptions {
+                tls: false,
+                manual_clock: Some(clock.clone()),
+            },
+        )
         .await
         .expect("simulator starts");
         TestSim {
@@ -94,6 +120,49 @@ impl TestSim {
             .basic_auth(user.0, Some(user.1))
             .json(body);
         reply(request).await
+    }
+
+    /// Sends `method` with an optional JSON body to an API path as `user`.
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        user: (&str, &str),
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .basic_auth(user.0, Some(user.1));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        reply(request).await
+    }
+
+    /// PATCHes JSON to an API path as the administrator.
+    pub async fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.send_as(reqwest::Method::PATCH, path, Some(body), ADMIN)
+            .await
+    }
+
+    /// PUTs JSON to an API path as the administrator.
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.send_as(reqwest::Method::PUT, path, Some(body), ADMIN)
+            .await
+    }
+
+    /// Sends a control API request with a JSON body.
+    pub async fn control_json(&self, method: reqwest::Method, path: &str, body: &Value) -> Reply {
+        let url = format!("{}{path}", self.sim.control_url());
+        reply(self.http.request(method, url).json(body)).await
+    }
+
+    /// Returns the status the API reports for `tracking_id`.
+    pub async fn status_of(&self, tracking_id: i64) -> String {
+        let reply = self.get(&format!("/certificates/{tracking_id}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body["status"].as_str().unwrap().to_owned()
     }
 
     /// POSTs raw bytes without a Content-Type header, as the Go client does.

@@ -71,20 +71,10 @@ impl EntrustClient {
     ///
     /// Domains without a `clientId` in the response get `client_id`.
     pub async fn client_domains(&self, client_id: u32) -> Result<Vec<Domain>, Error> {
-        let mut domains: Vec<Domain> = self
-            .domain_walk(
-                "GET /clients/{clientId}/domains",
-                format!("/clients/{client_id}/domains"),
-            )
-            .try_collect()
-            .await?;
-        for domain in &mut domains {
-            domain.client_id.get_or_insert(client_id);
-        }
-        Ok(domains)
+        self.client_domain_stream(client_id).try_collect().await
     }
 
-    fn domain_walk(
+    pub(super) fn domain_walk(
         &self,
         endpoint: &'static str,
         path: String,
@@ -95,7 +85,10 @@ impl EntrustClient {
             domain_key,
             move |offset, limit| {
                 let mut call = Call::get(endpoint, path.clone());
-                call.query = vec![("offset", offset.to_string()), ("limit", limit.to_string())];
+                call.query = vec![
+                    ("offset".to_owned(), offset.to_string()),
+                    ("limit".to_owned(), limit.to_string()),
+                ];
                 async move {
                     let response: DomainList = self.get_json(call).await?;
                     let received = response.domains.len() as u64;

@@ -4,38 +4,25 @@ use futures::TryStreamExt;
 use futures::stream::BoxStream;
 use reqwest::Method;
 
+use super::bodies::{SIGNING_ALGORITHM, invalid, non_empty, to_json, tracking};
+use super::query::list_query;
 use crate::client::{EntrustClient, decode};
 use crate::error::Error;
 use crate::model::{
-    FieldSelection, MAX_PAGE_SIZE, NewOrder, OrderDetail, OrderOutcome, OrderPage, OrderQuery,
-    OrderSummary, TRACKING_MARKER_MAX_LEN, TrackingId,
+    MAX_PAGE_SIZE, NewOrder, OrderDetail, OrderOutcome, OrderPage, OrderQuery, OrderSummary,
+    SerialNumber, TrackingId,
 };
 use crate::paging::{Page, walk};
 use crate::transport::{Call, Repeatable, Success};
 use crate::wire::certificates::{
-    CertificateList, CertificateRecord, CertificateResponse, NewCertificateRequest, TrackingRequest,
+    CertificateList, CertificateRecord, CertificateResponse, NewCertificateRequest,
 };
 use crate::wire::convert;
 
 const NEW_ORDER: &str = "POST /certificates";
 const LIST: &str = "GET /certificates";
 const GET_ONE: &str = "GET /certificates/{trackingId}";
-
-/// ECS applies `signingAlg` only when the account lets the requester choose, and has issued
-/// SHA-2 for every public product since 2016.
-const SIGNING_ALGORITHM: &str = "SHA-2";
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
-    Error::InvalidInput {
-        field,
-        reason: reason.into(),
-    }
-}
-
-fn non_empty(value: &str) -> Option<&str> {
-    let trimmed = value.trim();
-    (!trimmed.is_empty()).then_some(trimmed)
-}
+const GET_BY_THUMBPRINT: &str = "GET /certificates/thumbprints/{thumbprint}";
 
 /// Checks an order locally and builds its JSON body.
 pub(crate) fn new_order_body(order: &NewOrder) -> Result<Vec<u8>, Error> {
@@ -51,29 +38,7 @@ pub(crate) fn new_order_body(order: &NewOrder) -> Result<Vec<u8>, Error> {
             "is empty: provide a PKCS#10 request in PEM",
         ));
     }
-    if let Some(marker) = &order.tracking_marker
-        && marker.chars().count() > TRACKING_MARKER_MAX_LEN
-    {
-        return Err(invalid(
-            "tracking_marker",
-            format!(
-                "is {} characters long; Entrust stores at most {TRACKING_MARKER_MAX_LEN}",
-                marker.chars().count()
-            ),
-        ));
-    }
-
-    let requester = &order.requester;
-    let tracking = TrackingRequest {
-        tracking_info: order.tracking_marker.as_deref().and_then(non_empty),
-        requester_name: non_empty(&requester.name),
-        requester_email: non_empty(&requester.email),
-        requester_phone: non_empty(&requester.phone),
-    };
-    let has_tracking = tracking.tracking_info.is_some()
-        || tracking.requester_name.is_some()
-        || tracking.requester_email.is_some()
-        || tracking.requester_phone.is_some();
+    let tracking = tracking(order.tracking_marker.as_deref(), &order.requester, &[])?;
 
     let body = NewCertificateRequest {
         cert_type: order.product.trim(),
@@ -87,31 +52,32 @@ pub(crate) fn new_order_body(order: &NewOrder) -> Result<Vec<u8>, Error> {
         eku: order.eku.map(|eku| eku.as_str()),
         queue_for_approval: order.queue_for_approval,
         validate_only: order.validate_only,
-        tracking: has_tracking.then_some(tracking),
+        tracking,
     };
-    serde_json::to_vec(&body).map_err(|source| {
-        invalid(
-            "order",
-            format!("could not be serialized to JSON: {source}"),
-        )
-    })
+    to_json("order", &body)
 }
 
-/// Reads the response to a new order. Every success status means Entrust may hold an order, so
-/// a response that does not identify it is [`Error::OutcomeUnknown`], never a decode error.
-fn order_outcome(validate_only: bool, success: &Success) -> Result<OrderOutcome, Error> {
+/// Reads the response to a call that may create an order: a new order, a renewal or a
+/// reissue. Every success status means Entrust may hold an order, so a response that does not
+/// identify it is [`Error::OutcomeUnknown`], never a decode error.
+pub(crate) fn order_outcome(
+    endpoint: &'static str,
+    validate_only: bool,
+    success: &Success,
+) -> Result<OrderOutcome, Error> {
     let unknown = || Error::OutcomeUnknown {
-        endpoint: NEW_ORDER,
+        endpoint,
         status: Some(success.status),
         source: None,
     };
     if validate_only && success.status == 200 {
         return Ok(OrderOutcome::Validated);
     }
-    let response: CertificateResponse = match decode(NEW_ORDER, success) {
+    let response: CertificateResponse = match decode(endpoint, success) {
         Ok(response) => response,
         Err(error) => {
             tracing::warn!(
+                entrust.endpoint = endpoint,
                 http.response.status_code = success.status,
                 error = %error,
                 "Entrust accepted an order but its response could not be decoded"
@@ -121,6 +87,7 @@ fn order_outcome(validate_only: bool, success: &Success) -> Result<OrderOutcome,
     };
     let Some(tracking_id) = response.tracking_id.map(TrackingId::new) else {
         tracing::warn!(
+            entrust.endpoint = endpoint,
             http.response.status_code = success.status,
             "Entrust accepted an order but its response has no tracking id"
         );
@@ -132,46 +99,33 @@ fn order_outcome(validate_only: bool, success: &Success) -> Result<OrderOutcome,
     }
 }
 
-/// Builds the query of `GET /certificates` for one page.
-pub(crate) fn list_query(
-    query: &OrderQuery,
-    offset: u64,
-    limit: u32,
-) -> Vec<(&'static str, String)> {
-    let mut params = vec![("offset", offset.to_string()), ("limit", limit.to_string())];
-    match &query.fields {
-        FieldSelection::All => params.push(("fields", "*".to_owned())),
-        FieldSelection::CaDefault => {}
-        FieldSelection::Only(fields) => params.push(("fields", fields.join(","))),
-    }
-    if let Some(sort) = &query.sort {
-        params.push(("sort", sort.clone()));
-    }
-    match query.statuses.as_slice() {
-        [] => {}
-        [status] => params.push(("status", status.as_str().to_owned())),
-        statuses => {
-            let values: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
-            params.push(("status", format!("in:{}", values.join(","))));
-        }
-    }
-    if let Some(marker) = &query.tracking_marker {
-        params.push(("tracking.trackingInfo", equals_filter(marker)));
-    }
-    if let Some(serial) = &query.serial_number {
-        params.push(("serialNumber", serial.as_str().to_owned()));
-    }
-    params
+/// Identifies a listed order for the walk's duplicate detection. Records of certificates not
+/// ordered through ECS all have tracking id 0, so their serial number distinguishes them.
+fn order_key(order: &OrderSummary) -> (TrackingId, Option<SerialNumber>) {
+    let serial = (order.tracking_id.get() == 0)
+        .then(|| order.serial_number.clone())
+        .flatten();
+    (order.tracking_id, serial)
 }
 
-/// Writes an exact-match filter value. ECS filters read `op:value`, so a value containing `:`
-/// gets an explicit `eq:` prefix to keep its own colon from being read as an operator.
-fn equals_filter(value: &str) -> String {
-    if value.contains(':') {
-        format!("eq:{value}")
-    } else {
-        value.to_owned()
+/// Normalizes a certificate thumbprint to upper-case hexadecimal without separators.
+fn normalize_thumbprint(thumbprint: &str) -> Result<String, Error> {
+    let digits: String = thumbprint
+        .trim()
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(invalid(
+            "thumbprint",
+            format!(
+                "{thumbprint:?} is not hexadecimal: give the SHA-1 fingerprint of the \
+                 certificate's DER, for example 3A7F...C2"
+            ),
+        ));
     }
+    Ok(digits)
 }
 
 impl EntrustClient {
@@ -199,7 +153,7 @@ impl EntrustClient {
             repeatable: Repeatable::No,
         };
         let success = self.transport.send(call).await?;
-        order_outcome(order.validate_only, &success)
+        order_outcome(NEW_ORDER, order.validate_only, &success)
     }
 
     /// Fetches one order with its certificate and chain (`GET /certificates/{trackingId}`).
@@ -214,7 +168,32 @@ impl EntrustClient {
         Ok(convert::order_detail(record, tracking_id))
     }
 
+    /// Fetches a certificate the account has on record by its SHA-1 thumbprint
+    /// (`GET /certificates/thumbprints/{thumbprint}`), as for records with tracking id 0 that
+    /// were not ordered through ECS. Their status is usually `UNKNOWN`.
+    ///
+    /// The thumbprint may be written in either case and with `:` separators.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a thumbprint that is not hexadecimal; [`Error::NotFound`]
+    /// for an unknown one.
+    pub async fn order_by_thumbprint(&self, thumbprint: &str) -> Result<OrderDetail, Error> {
+        let thumbprint = normalize_thumbprint(thumbprint)?;
+        let record: CertificateRecord = self
+            .get_json(Call::get(
+                GET_BY_THUMBPRINT,
+                format!("/certificates/thumbprints/{thumbprint}"),
+            ))
+            .await?;
+        Ok(convert::order_detail(record, TrackingId::new(0)))
+    }
+
     /// Fetches one page of orders (`GET /certificates`) starting at item `offset`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] before sending, for a filter the CA cannot express.
     pub async fn order_page(&self, query: &OrderQuery, offset: u64) -> Result<OrderPage, Error> {
         let limit = query.page_size.clamp(1, MAX_PAGE_SIZE);
         let (page, summary_offset) = self.fetch_order_page(query, offset, limit).await?;
@@ -230,21 +209,17 @@ impl EntrustClient {
     /// The walk advances by the number of orders received, skips orders it already yielded,
     /// and ends on the reported total, on an empty or repeated page, or after twice the pages
     /// the first total needs plus a margin. So it survives a `total` that changes during the
-    /// walk and always ends.
+    /// walk and always ends. A filter the CA cannot express yields one
+    /// [`Error::InvalidInput`] and nothing is sent.
     pub fn order_stream(&self, query: OrderQuery) -> BoxStream<'_, Result<OrderSummary, Error>> {
         let limit = query.page_size.clamp(1, MAX_PAGE_SIZE);
-        walk(
-            LIST,
-            limit,
-            |order: &OrderSummary| order.tracking_id,
-            move |offset, limit| {
-                let query = query.clone();
-                async move {
-                    let (page, _) = self.fetch_order_page(&query, offset, limit).await?;
-                    Ok(page)
-                }
-            },
-        )
+        walk(LIST, limit, order_key, move |offset, limit| {
+            let query = query.clone();
+            async move {
+                let (page, _) = self.fetch_order_page(&query, offset, limit).await?;
+                Ok(page)
+            }
+        })
     }
 
     /// Collects every order matching `query` into memory; see [`EntrustClient::order_stream`].
@@ -259,7 +234,7 @@ impl EntrustClient {
         limit: u32,
     ) -> Result<(Page<OrderSummary>, Option<u64>), Error> {
         let mut call = Call::get(LIST, "/certificates");
-        call.query = list_query(query, offset, limit);
+        call.query = list_query(query, offset, limit)?;
         let response: CertificateList = self.get_json(call).await?;
         let received = response.certificates.len() as u64;
         let summary = response.summary.unwrap_or_default();

@@ -2,7 +2,7 @@ use serde_json::{Value, json};
 use time::macros::date;
 
 use super::*;
-use crate::model::{CertLifetime, ExtendedKeyUsage, OrderStatus, Requester, SerialNumber};
+use crate::model::{CertLifetime, ExtendedKeyUsage, Requester};
 
 fn order() -> NewOrder {
     NewOrder {
@@ -125,17 +125,18 @@ fn success(status: u16, body: &str) -> Success {
     Success {
         status,
         body: body.as_bytes().to_vec(),
+        ..Success::default()
     }
 }
 
 #[test]
 fn validate_only_response_is_validated() -> Result<(), Error> {
     assert_eq!(
-        order_outcome(true, &success(200, ""))?,
+        order_outcome(NEW_ORDER, true, &success(200, ""))?,
         OrderOutcome::Validated
     );
     assert_eq!(
-        order_outcome(true, &success(200, "{}"))?,
+        order_outcome(NEW_ORDER, true, &success(200, "{}"))?,
         OrderOutcome::Validated
     );
     Ok(())
@@ -143,7 +144,7 @@ fn validate_only_response_is_validated() -> Result<(), Error> {
 
 #[test]
 fn accepted_response_is_pending() -> Result<(), Error> {
-    let outcome = order_outcome(false, &success(202, r#"{"trackingId": 4711}"#))?;
+    let outcome = order_outcome(NEW_ORDER, false, &success(202, r#"{"trackingId": 4711}"#))?;
 
     assert_eq!(
         outcome,
@@ -157,46 +158,11 @@ fn accepted_response_is_pending() -> Result<(), Error> {
 #[test]
 fn unreadable_order_response_is_outcome_unknown() {
     for (status, body) in [(201, "<html>"), (201, "{}"), (202, "")] {
-        let outcome = order_outcome(false, &success(status, body));
+        let outcome = order_outcome(NEW_ORDER, false, &success(status, body));
 
         assert!(
             matches!(outcome, Err(Error::OutcomeUnknown { status: Some(s), .. }) if s == status),
             "{status} {body:?} gave {outcome:?}"
         );
     }
-}
-
-#[test]
-fn list_query_writes_filters_and_paging() {
-    let query = OrderQuery {
-        statuses: vec![OrderStatus::Active, OrderStatus::Pending],
-        tracking_marker: Some("order:42".to_owned()),
-        serial_number: Some(SerialNumber::parse("00ab")),
-        fields: FieldSelection::Only(vec!["trackingId".to_owned(), "status".to_owned()]),
-        sort: Some("trackingId:asc".to_owned()),
-        page_size: 50,
-    };
-
-    let params = list_query(&query, 100, 50);
-
-    assert_eq!(
-        params,
-        vec![
-            ("offset", "100".to_owned()),
-            ("limit", "50".to_owned()),
-            ("fields", "trackingId,status".to_owned()),
-            ("sort", "trackingId:asc".to_owned()),
-            ("status", "in:ACTIVE,PENDING".to_owned()),
-            ("tracking.trackingInfo", "eq:order:42".to_owned()),
-            ("serialNumber", "AB".to_owned()),
-        ]
-    );
-}
-
-#[test]
-fn list_query_defaults_ask_for_all_fields() {
-    let params = list_query(&OrderQuery::default(), 0, 500);
-
-    assert!(params.contains(&("fields", "*".to_owned())));
-    assert!(!params.iter().any(|(name, _)| *name == "status"));
 }

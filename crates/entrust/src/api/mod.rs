@@ -2,4 +2,10 @@
 //! [`EntrustClient`](crate::EntrustClient).
 
 mod account;
+mod bodies;
 mod certificates;
+mod clients;
+mod domains;
+mod lifecycle;
+mod query;
+mod reorders;

@@ -2,6 +2,7 @@
 
 use time::{Date, OffsetDateTime};
 
+use super::filter::OrderFilter;
 use super::ids::{SerialNumber, TrackingId};
 use super::status::OrderStatus;
 
@@ -237,6 +238,8 @@ pub struct OrderQuery {
     pub tracking_marker: Option<String>,
     /// Only the certificate with this serial number.
     pub serial_number: Option<SerialNumber>,
+    /// Further filters, all of which must match.
+    pub filters: Vec<OrderFilter>,
     /// Fields to return.
     pub fields: FieldSelection,
     /// Sort order as `field:asc` or `field:desc`. Sorting by tracking id ascending keeps
@@ -255,6 +258,7 @@ impl Default for OrderQuery {
             statuses: Vec::new(),
             tracking_marker: None,
             serial_number: None,
+            filters: Vec::new(),
             fields: FieldSelection::All,
             sort: Some("trackingId:asc".to_owned()),
             page_size: 500,

@@ -62,9 +62,17 @@ pub(crate) fn classify_response(
     body: Vec<u8>,
 ) -> Verdict {
     if status.is_success() {
+        let header = |name: reqwest::header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(|value| value.trim().to_owned())
+        };
         return Verdict::Success(Success {
             status: status.as_u16(),
             body,
+            location: header(reqwest::header::LOCATION),
+            retry_after: header(reqwest::header::RETRY_AFTER),
         });
     }
     let endpoint = call.endpoint;

@@ -1,14 +1,15 @@
 //! HTTP transport: authentication, timeouts, retries, tracing and error classification.
 //!
-//! Every call goes through [`Transport::send`], which adds HTTP Basic credentials, retries calls
-//! that are safe to repeat, records one `entrust.request` span per call, and turns every
-//! non-success response into an [`Error`]. Resource modules only build requests and decode
-//! successful bodies.
+//! Every call goes through [`Transport::send`]. It takes a slot from the rate budget before each
+//! attempt, adds HTTP Basic credentials and retries calls that are safe to repeat. It records one
+//! `entrust.request` span per call and turns every non-success response into an [`Error`].
+//! Resource modules only build requests and decode successful bodies.
 
 mod classify;
 pub(crate) mod retry;
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -16,6 +17,7 @@ use tracing::field;
 use url::Url;
 
 use crate::error::Error;
+use crate::rate::RateBudget;
 use classify::{Verdict, classify_response, classify_transport_error};
 use retry::RetryPolicy;
 
@@ -38,7 +40,7 @@ pub(crate) struct Call {
     pub method: Method,
     /// Path below the base URL, starting with `/`.
     pub path: String,
-    pub query: Vec<(&'static str, String)>,
+    pub query: Vec<(String, String)>,
     /// JSON body.
     pub body: Option<Vec<u8>>,
     pub repeatable: Repeatable,
@@ -59,10 +61,14 @@ impl Call {
 }
 
 /// A successful (2xx) response.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Success {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The `Location` header, when present and readable.
+    pub location: Option<String>,
+    /// The raw `Retry-After` header, when present and readable.
+    pub retry_after: Option<String>,
 }
 
 /// Sends calls to one ECS account with one credential.
@@ -72,6 +78,9 @@ pub(crate) struct Transport {
     pub username: String,
     pub api_key: SecretString,
     pub retry: RetryPolicy,
+    pub rate_budget: Option<Arc<dyn RateBudget>>,
+    /// Key of the credential in `rate_budget`; never a secret.
+    pub rate_key: String,
 }
 
 impl Transport {
@@ -94,14 +103,27 @@ impl Transport {
             http.response.status_code = field::Empty,
             entrust.attempts = field::Empty,
             entrust.latency_ms = field::Empty,
+            entrust.rate_wait_ms = field::Empty,
         )
     )]
     pub async fn send(&self, call: Call) -> Result<Success, Error> {
         let span = tracing::Span::current();
         let started = Instant::now();
         let mut attempt: u32 = 0;
+        let mut rate_wait = Duration::ZERO;
         let result = loop {
             attempt += 1;
+            if let Some(budget) = &self.rate_budget {
+                let waiting = Instant::now();
+                let acquired = budget.acquire(&self.rate_key).await;
+                rate_wait += waiting.elapsed();
+                if let Err(source) = acquired {
+                    break Err(Error::RateBudget {
+                        endpoint: call.endpoint,
+                        source,
+                    });
+                }
+            }
             let attempt_started = Instant::now();
             let verdict = self.attempt(&call).await;
             let status = verdict.status();
@@ -139,6 +161,12 @@ impl Transport {
         };
         span.record("entrust.attempts", attempt);
         span.record("entrust.latency_ms", elapsed_ms(started));
+        if self.rate_budget.is_some() {
+            span.record(
+                "entrust.rate_wait_ms",
+                u64::try_from(rate_wait.as_millis()).unwrap_or(u64::MAX),
+            );
+        }
         result
     }
 

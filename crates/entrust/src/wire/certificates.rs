@@ -33,8 +33,10 @@ pub(crate) struct NewCertificateRequest<'a> {
     pub tracking: Option<TrackingRequest<'a>>,
 }
 
-/// The user-specifiable part of `tracking` in a request.
-#[derive(Debug, Serialize)]
+/// The user-specifiable part of `tracking` (`UserSpecifiableTrackingData`): the whole body of
+/// `PUT /certificates/{trackingId}/tracking`, and `tracking` in order requests. The read-only
+/// `deactivated` and `deactivatedOn` are never written.
+#[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TrackingRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,6 +47,19 @@ pub(crate) struct TrackingRequest<'a> {
     pub requester_email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requester_phone: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub additional_emails: &'a [String],
+}
+
+impl TrackingRequest<'_> {
+    /// Tells whether no field would be written.
+    pub fn is_empty(&self) -> bool {
+        self.tracking_info.is_none()
+            && self.requester_name.is_none()
+            && self.requester_email.is_none()
+            && self.requester_phone.is_none()
+            && self.additional_emails.is_empty()
+    }
 }
 
 /// Body of a 201 (certificate generated) or 202 (`{trackingId}` only) response.

@@ -3,8 +3,12 @@
 
 pub(crate) mod account;
 pub(crate) mod certificates;
+pub(crate) mod clients;
 pub(crate) mod convert;
+pub(crate) mod convert_account;
+pub(crate) mod domains;
 mod errors;
 mod lenient;
+pub(crate) mod lifecycle;
 
 pub(crate) use errors::parse_error_body;

@@ -145,7 +145,7 @@ async fn validate_only_order_consumes_nothing() -> anyhow::Result<()> {
     assert_eq!(outcome, OrderOutcome::Validated);
     assert_eq!(sim.admin.products().await?, inventory_before);
     let orders = sim.admin.all_orders(OrderQuery::default()).await?;
-    assert_eq!(orders.len(), sim.scenario.orders.len());
+    assert_eq!(orders.len(), sim.listed_count());
     sim.stop().await;
     Ok(())
 }

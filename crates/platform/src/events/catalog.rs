@@ -59,6 +59,7 @@ events! {
     OrderImported => "order", "imported";
     OrderStatusChanged => "order", "status_changed";
     CertificateIssued => "certificate", "issued";
+    CertificateAddedToInventory => "certificate", "added_to_inventory";
 }
 
 #[cfg(test)]

@@ -23,11 +23,8 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let object = parse_object(&body)?;
-    let now = sim.now();
-    let outcome = {
-        let mut state = sim.state();
-        place_new_order(&mut state, &sim.ca, now, &caller.user_name, &object)?
-    };
+    let outcome = sim
+        .with_state(|state, context| place_new_order(state, context, &caller.user_name, &object))?;
     let response = match outcome {
         PlaceOutcome::Validated => (StatusCode::OK, Json(json!({}))).into_response(),
         PlaceOutcome::Issued(certificate) => {

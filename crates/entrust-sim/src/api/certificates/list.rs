@@ -1,8 +1,10 @@
 //! `GET /certificates`: search orders with filters, field selection, sorting and paging.
 //!
-//! Serial numbers match ignoring case and leading zeros, because clients strip leading zeros
-//! and ECS reports serials without them. `status` matches the status derived at request time,
-//! so `status=EXPIRED` finds ACTIVE orders whose certificate has expired.
+//! Third-party certificates (trackingId 0, so first in the default order) are listed with the
+//! orders; `isThirdParty=false` leaves them out. Serial numbers match ignoring case and leading
+//! zeros, because clients strip leading zeros and ECS reports serials without them. `status`
+//! matches the status derived at request time, so `status=EXPIRED` finds ACTIVE orders whose
+//! certificate has expired.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use axum::extract::{RawQuery, State};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::view::{DEFAULT_FIELDS, LIST_FIELDS, base_fields, uri};
+use super::view::{DEFAULT_FIELDS, LIST_FIELDS, base_fields};
 use crate::api::listing::{
     Direction, EQ_IN_OPS, EQ_OPS, Filter, FilterOp, ORDER_OPS, SortKey, TEXT_OPS, directed,
     parse_filter, parse_paging, parse_sort, query_pairs, sort_text, summary,
@@ -80,7 +82,7 @@ pub async fn list(
 
     let state = sim.state();
     let mut matching: Vec<&Order> = Vec::new();
-    for order in state.orders.values() {
+    for order in state.records() {
         if all_match(&filters, order, received_at)? {
             matching.push(order);
         }
@@ -91,7 +93,7 @@ pub async fn list(
         .iter()
         .map(|order| {
             let mut all = base_fields(order, received_at);
-            all.insert("uri".into(), json!(uri(order)));
+            all.insert("uri".into(), json!(order.uri()));
             let item: serde_json::Map<String, Value> = all
                 .into_iter()
                 .filter(|(name, _)| selected.contains(&name.as_str()))
@@ -194,7 +196,7 @@ fn matches(filter: &Filter, order: &Order, now: OffsetDateTime) -> Result<bool, 
         "ou" => order.ou.iter().any(|unit| filter.matches_text(Some(unit))),
         "certType" => filter.matches_text(Some(&order.cert_type)),
         "domainUsed" => filter.matches_text(order.domain_used.as_deref()),
-        "isThirdParty" => filter.matches_bool(false)?,
+        "isThirdParty" => filter.matches_bool(order.third_party)?,
         "tracking.trackingInfo" => filter.matches_text(tracking.tracking_info.as_deref()),
         "tracking.requesterName" => filter.matches_text(tracking.requester_name.as_deref()),
         "tracking.requesterEmail" => filter.matches_text(tracking.requester_email.as_deref()),

@@ -3,7 +3,9 @@
 //!
 //! Absent values are left out rather than sent as `null` or `""`: an order without a
 //! certificate has no `serialNumber`, `issueDateTime` or `expiresAfter`. `tracking` is always
-//! present with `deactivated`, because clients read it without a null check.
+//! present with `deactivated`, because clients read it without a null check. A third-party
+//! certificate has trackingId 0, status UNKNOWN, `isThirdParty: true`, a `uri` under
+//! `/certificates/thumbprints/`, and no `certType`, `eku`, `csr` or `creatorName`.
 
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -44,11 +46,6 @@ pub const DEFAULT_FIELDS: &[&str] = &[
     "status",
 ];
 
-/// Returns the resource path of an order, as `uri` reports it.
-pub fn uri(order: &Order) -> String {
-    format!("/enterprise/v2/certificates/{}", order.tracking_id)
-}
-
 /// Returns every CertificateBase field of an order, its status taken at `now`.
 pub fn base_fields(order: &Order, now: OffsetDateTime) -> Map<String, Value> {
     let mut object = Map::new();
@@ -75,8 +72,12 @@ pub fn base_fields(order: &Order, now: OffsetDateTime) -> Map<String, Value> {
         .collect();
     object.insert("subjectAltName".into(), Value::Array(names));
 
-    object.insert("signingAlg".into(), json!(order.signing_alg));
-    object.insert("eku".into(), json!(order.eku));
+    if !order.signing_alg.is_empty() {
+        object.insert("signingAlg".into(), json!(order.signing_alg));
+    }
+    if !order.eku.is_empty() {
+        object.insert("eku".into(), json!(order.eku));
+    }
     object.insert("keySize".into(), json!(order.key.key_size));
     object.insert("keyType".into(), json!(order.key.key_type));
 
@@ -87,12 +88,14 @@ pub fn base_fields(order: &Order, now: OffsetDateTime) -> Map<String, Value> {
         object.insert("ou".into(), json!(order.ou));
     }
 
-    object.insert("certType".into(), json!(order.cert_type));
+    if !order.cert_type.is_empty() {
+        object.insert("certType".into(), json!(order.cert_type));
+    }
     object.insert("tracking".into(), tracking(order));
     if let Some(domain) = &order.domain_used {
         object.insert("domainUsed".into(), json!(domain));
     }
-    object.insert("isThirdParty".into(), json!(false));
+    object.insert("isThirdParty".into(), json!(order.third_party));
     object
 }
 
@@ -125,17 +128,20 @@ pub fn tracking(order: &Order) -> Value {
     Value::Object(object)
 }
 
-/// Returns the CertificateEx of an order.
+/// Returns the CertificateEx of an order whose key and certificate are made (see
+/// [`crate::ordering::materialize`]).
 pub fn detail(order: &Order, now: OffsetDateTime) -> Value {
     let mut object = base_fields(order, now);
-    if let Some(certificate) = &order.certificate {
-        object.insert("endEntityCert".into(), json!(certificate.pem));
-        object.insert("chainCerts".into(), json!(certificate.chain));
+    if let Some(encoded) = order.certificate.as_ref().and_then(|c| c.encoded()) {
+        object.insert("endEntityCert".into(), json!(encoded.pem));
+        object.insert("chainCerts".into(), json!(encoded.chain));
     }
-    if let Some(csr) = &order.csr {
+    if let Some(csr) = order.csr() {
         object.insert("csr".into(), json!(csr.pem));
     }
-    object.insert("creatorName".into(), json!(order.creator_name));
+    if !order.creator_name.is_empty() {
+        object.insert("creatorName".into(), json!(order.creator_name));
+    }
     if let Some(reason) = &order.decline_reason {
         object.insert("declineReason".into(), json!(reason));
     }

@@ -1,0 +1,144 @@
+//! The service's configuration: the settings every service shares, plus the catalog sync
+//! schedule and the limits of calls to Entrust.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use certitude_platform::config::{self, CommonConfig, ConfigError};
+use clap::ArgAction;
+
+/// Default Postgres schema of the service.
+pub const DEFAULT_SCHEMA: &str = "credential_sync";
+
+/// Settings of credential-sync. `--help` lists each with its environment variable.
+#[derive(Debug, Clone, clap::Args)]
+#[command(mut_arg(
+    CommonConfig::DB_SCHEMA_ARG,
+    CommonConfig::schema_default(DEFAULT_SCHEMA)
+))]
+pub struct Config {
+    #[command(flatten)]
+    pub common: CommonConfig,
+
+    /// Time between two scheduled catalog syncs of each credential, such as 6h or 90m.
+    #[arg(long, env = "CERTITUDE_CATALOG_SYNC_INTERVAL", default_value = "6h",
+        value_parser = positive_duration, help_heading = "Entrust")]
+    pub catalog_sync_interval: Duration,
+
+    /// Limit on one HTTP attempt to Entrust, from connecting to the end of the response, such
+    /// as 60s.
+    #[arg(long, env = "CERTITUDE_ENTRUST_TIMEOUT", default_value = "60s",
+        value_parser = positive_duration, help_heading = "Entrust")]
+    pub entrust_timeout: Duration,
+
+    /// Whether credentials may use a plain-HTTP API URL on a loopback host (127.0.0.1, ::1,
+    /// localhost), as a local Entrust simulator serves. Remote hosts always need https.
+    #[arg(long, env = "CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", default_value = "false",
+        action = ArgAction::Set, value_parser = boolean, help_heading = "Entrust")]
+    pub entrust_allow_loopback_http: bool,
+}
+
+/// The config as a command of its own, for [`Config::from_pairs`].
+#[derive(Debug, clap::Parser)]
+#[command(name = "credential-sync")]
+struct Standalone {
+    #[command(flatten)]
+    config: Config,
+}
+
+impl Config {
+    /// Builds a config from explicit (variable, value) pairs only, ignoring the process
+    /// environment and command line; for tests and embedding. Fails like the service's start
+    /// would, naming the variable at fault.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Config, ConfigError>
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        config::load_from_vars::<Standalone, _, _>(pairs).map(|standalone| standalone.config)
+    }
+}
+
+fn positive_duration(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|_| "expected a duration such as 30s, 15m or 6h".to_owned())?;
+    if duration.is_zero() {
+        return Err("expected a duration greater than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+fn boolean(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATABASE_URL: (&str, &str) = ("DATABASE_URL", "postgres://postgres@127.0.0.1/postgres");
+
+    #[test]
+    fn defaults_apply_without_service_variables() {
+        let config = Config::from_pairs([DATABASE_URL]).expect("the defaults are valid");
+
+        assert_eq!(config.common.db_schema.as_str(), "credential_sync");
+        assert_eq!(
+            config.catalog_sync_interval,
+            Duration::from_secs(6 * 60 * 60)
+        );
+        assert_eq!(config.entrust_timeout, Duration::from_secs(60));
+        assert!(!config.entrust_allow_loopback_http);
+    }
+
+    #[test]
+    fn service_variables_are_read() {
+        let config = Config::from_pairs([
+            DATABASE_URL,
+            ("CERTITUDE_CATALOG_SYNC_INTERVAL", "90m"),
+            ("CERTITUDE_ENTRUST_TIMEOUT", "5s"),
+            ("CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", "true"),
+            ("CERTITUDE_DB_SCHEMA", "credential_sync_blue"),
+        ])
+        .expect("the values are valid");
+
+        assert_eq!(config.catalog_sync_interval, Duration::from_secs(90 * 60));
+        assert_eq!(config.entrust_timeout, Duration::from_secs(5));
+        assert!(config.entrust_allow_loopback_http);
+        assert_eq!(config.common.db_schema.as_str(), "credential_sync_blue");
+    }
+
+    #[test]
+    fn command_definition_is_consistent() {
+        use clap::CommandFactory;
+
+        Standalone::command().debug_assert();
+    }
+
+    #[test]
+    fn zero_interval_is_rejected_with_its_variable() {
+        let error = Config::from_pairs([DATABASE_URL, ("CERTITUDE_CATALOG_SYNC_INTERVAL", "0s")])
+            .expect_err("a zero interval is invalid");
+
+        let message = error.to_string();
+        assert!(
+            message.contains("CERTITUDE_CATALOG_SYNC_INTERVAL"),
+            "{message}"
+        );
+        assert!(message.contains("greater than zero"), "{message}");
+    }
+
+    #[test]
+    fn unparsable_timeout_is_rejected_with_its_variable() {
+        let error = Config::from_pairs([DATABASE_URL, ("CERTITUDE_ENTRUST_TIMEOUT", "soon")])
+            .expect_err("the timeout does not parse");
+
+        let message = error.to_string();
+        assert!(message.contains("CERTITUDE_ENTRUST_TIMEOUT"), "{message}");
+        assert!(message.contains("\"soon\""), "{message}");
+    }
+}

@@ -1,0 +1,340 @@
+//! Storing the certificates that CertificateIssued events announce.
+//!
+//! The durable consumer [`DURABLE_NAME`] runs [`CertificateIssuedHandler`] inside the platform's
+//! inbox transaction, so a redelivered event has no second effect. The certificate is stored
+//! under the event's `certificate_id`. A certificate already stored under that id, or under
+//! another id with the same SHA-256 fingerprint, is left as it is and no second row is written.
+//!
+//! Policy for what the event carries:
+//! - A leaf or chain element that does not parse fails the event, so the platform retries it
+//!   and then moves it to the dead-letter stream with the error.
+//! - A chain whose links do not verify is accepted: the certificate is stored with
+//!   `chain_status = broken` and a warning is logged, because the certificate itself is what
+//!   the CA issued and rejecting it would hide it from the inventory.
+//! - The event's `key_id` is attached only when that key exists and its public key is the
+//!   certificate's. Otherwise the certificate is stored without a key and a warning names the
+//!   certificate and the key.
+
+use certitude_platform::clock::SharedClock;
+use certitude_platform::consumer::{BoxError, EventHandler, ReceivedEvent};
+use certitude_platform::db::DbError;
+use certitude_platform::events::{EnvelopeError, timestamp};
+use certitude_platform::outbox::{NewEvent, Outbox, OutboxError};
+use certitude_proto::events::v1::{CertificateAddedToInventory, CertificateIssued};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::certificate::{self, CertificateError, CertificateFacts};
+use crate::certificate_store::{
+    self, CertificateStatus, ChainStatus, InsertOutcome, NewCertificate, Source,
+};
+use crate::key_store;
+
+/// Durable consumer name of the inventory's CertificateIssued consumer.
+pub const DURABLE_NAME: &str = "inventory-certificate-issued";
+
+/// A CertificateIssued event that could not be stored. The text goes to the dead-letter
+/// headers; it names ids and fields, never certificate contents or keys.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the event is not a decodable CertificateIssued")]
+    Payload(#[from] EnvelopeError),
+
+    #[error("certificate_id {value:?} is not a UUID: the producer must name the certificate")]
+    CertificateId {
+        value: String,
+        #[source]
+        source: uuid::Error,
+    },
+
+    #[error("certificate_pem of certificate {certificate_id} is not a valid X.509 certificate")]
+    Leaf {
+        certificate_id: Uuid,
+        #[source]
+        source: CertificateError,
+    },
+
+    #[error("chain_pem[{index}] of certificate {certificate_id} is not a valid X.509 certificate")]
+    Chain {
+        certificate_id: Uuid,
+        index: usize,
+        #[source]
+        source: CertificateError,
+    },
+
+    #[error("storing certificate {certificate_id} failed")]
+    Db {
+        certificate_id: Uuid,
+        #[source]
+        source: Box<DbError>,
+    },
+
+    #[error("writing CertificateAddedToInventory for certificate {certificate_id} failed")]
+    Outbox {
+        certificate_id: Uuid,
+        #[source]
+        source: Box<OutboxError>,
+    },
+}
+
+/// Stores the certificate of each CertificateIssued event and announces it with
+/// CertificateAddedToInventory.
+#[derive(Debug, Clone)]
+pub struct CertificateIssuedHandler {
+    outbox: Outbox,
+    clock: SharedClock,
+}
+
+impl CertificateIssuedHandler {
+    pub fn new(outbox: Outbox, clock: SharedClock) -> Self {
+        Self { outbox, clock }
+    }
+
+    async fn store(
+        &self,
+        conn: &mut PgConnection,
+        event: &ReceivedEvent,
+    ) -> Result<(), IngestError> {
+        let issued: CertificateIssued = event.payload()?;
+        let certificate = self.new_certificate(conn, &issued).await?;
+        let id = certificate.id;
+        let db_error = |source| IngestError::Db {
+            certificate_id: id,
+            source: Box::new(source),
+        };
+
+        match certificate_store::insert(conn, &certificate)
+            .await
+            .map_err(db_error)?
+        {
+            InsertOutcome::Inserted => {
+                self.announce(conn, &certificate).await?;
+                tracing::info!(
+                    certificate.id = %id,
+                    certificate.serial = %certificate.facts.serial_number,
+                    key.id = ?certificate.key_id,
+                    "stored certificate in the inventory"
+                );
+            }
+            InsertOutcome::SameId => {
+                tracing::debug!(certificate.id = %id, "certificate already stored; nothing to do");
+            }
+            InsertOutcome::SameFingerprint { existing_id } => {
+                tracing::warn!(
+                    certificate.id = %id,
+                    certificate.existing_id = %existing_id,
+                    "the same certificate is already stored under another id; ignoring the event"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn new_certificate(
+        &self,
+        conn: &mut PgConnection,
+        issued: &CertificateIssued,
+    ) -> Result<NewCertificate, IngestError> {
+        let id = Uuid::parse_str(&issued.certificate_id).map_err(|source| {
+            IngestError::CertificateId {
+                value: issued.certificate_id.clone(),
+                source,
+            }
+        })?;
+        let leaf_der = certificate::pem_to_der(&issued.certificate_pem).map_err(|source| {
+            IngestError::Leaf {
+                certificate_id: id,
+                source,
+            }
+        })?;
+        let facts = certificate::parse_der(&leaf_der).map_err(|source| IngestError::Leaf {
+            certificate_id: id,
+            source,
+        })?;
+        let issuers = issuer_chain(id, &leaf_der, &issued.chain_pem)?;
+        let chain_status = verify_chain(id, &leaf_der, &issuers);
+        let key_id = matching_key(conn, id, &issued.key_id, &facts)
+            .await
+            .map_err(|source| IngestError::Db {
+                certificate_id: id,
+                source: Box::new(source),
+            })?;
+        let now = self.clock.now();
+
+        Ok(NewCertificate {
+            id,
+            order_id: non_empty(&issued.order_id),
+            tracking_id: (issued.tracking_id != 0).then_some(issued.tracking_id),
+            credential_id: non_empty(&issued.credential_id),
+            key_id,
+            replaces_certificate_id: replaced_id(id, &issued.replaces_certificate_id),
+            status: CertificateStatus::at(facts.not_after, now),
+            source: if issued.order_id.is_empty() {
+                Source::Import
+            } else {
+                Source::Order
+            },
+            certificate_pem: certificate::der_to_pem(&leaf_der),
+            chain_pem: issuers
+                .iter()
+                .map(|der| certificate::der_to_pem(der))
+                .collect(),
+            chain_status,
+            facts,
+            created_at: now,
+        })
+    }
+
+    async fn announce(
+        &self,
+        conn: &mut PgConnection,
+        certificate: &NewCertificate,
+    ) -> Result<(), IngestError> {
+        let payload = CertificateAddedToInventory {
+            certificate_id: certificate.id.to_string(),
+            order_id: certificate.order_id.clone().unwrap_or_default(),
+            serial_number: certificate.facts.serial_number.clone(),
+            not_after: Some(timestamp(certificate.facts.not_after)),
+            key_id: certificate
+                .key_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            sha256_fingerprint: certificate.facts.sha256_fingerprint.clone(),
+            source: certificate.source.as_str().to_owned(),
+            status: certificate.status.as_str().to_owned(),
+            dns_names: certificate.facts.dns_names.clone(),
+        };
+        let event = NewEvent::new(certificate.id.to_string(), &payload);
+        self.outbox
+            .enqueue(conn, event)
+            .await
+            .map_err(|source| IngestError::Outbox {
+                certificate_id: certificate.id,
+                source: Box::new(source),
+            })?;
+        Ok(())
+    }
+}
+
+impl EventHandler for CertificateIssuedHandler {
+    async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
+        self.store(conn, event).await.map_err(BoxError::from)
+    }
+}
+
+/// Decodes the chain into DER issuer certificates, nearest issuer first, leaving out the leaf
+/// (producers may send the chain leaf first, as Entrust does) and repeated certificates.
+fn issuer_chain(
+    certificate_id: Uuid,
+    leaf_der: &[u8],
+    chain_pem: &[String],
+) -> Result<Vec<Vec<u8>>, IngestError> {
+    let mut issuers: Vec<Vec<u8>> = Vec::with_capacity(chain_pem.len());
+    for (index, pem_text) in chain_pem.iter().enumerate() {
+        let der = certificate::pem_to_der(pem_text)
+            .and_then(|der| certificate::parse_der(&der).map(|_| der))
+            .map_err(|source| IngestError::Chain {
+                certificate_id,
+                index,
+                source,
+            })?;
+        if der != leaf_der && !issuers.contains(&der) {
+            issuers.push(der);
+        }
+    }
+    Ok(issuers)
+}
+
+/// Verifies that the leaf is signed by the first issuer and each issuer by the next one. A
+/// broken link is logged and recorded, not rejected (see the module documentation).
+fn verify_chain(certificate_id: Uuid, leaf_der: &[u8], issuers: &[Vec<u8>]) -> ChainStatus {
+    if issuers.is_empty() {
+        return ChainStatus::Missing;
+    }
+    let mut links = Vec::with_capacity(issuers.len() + 1);
+    links.push(leaf_der.to_vec());
+    links.extend(issuers.iter().cloned());
+    match certificate::verify_chain_links(&links) {
+        Ok(()) => ChainStatus::Verified,
+        Err(error) => {
+            tracing::warn!(
+                certificate.id = %certificate_id,
+                error = %error,
+                "a link of the certificate's chain does not verify; \
+                 storing it with chain_status broken"
+            );
+            ChainStatus::Broken
+        }
+    }
+}
+
+/// Returns the event's key id when the inventory has that key and its public key is the
+/// certificate's; otherwise logs a warning naming both and returns `None`.
+async fn matching_key(
+    conn: &mut PgConnection,
+    certificate_id: Uuid,
+    key_id: &str,
+    facts: &CertificateFacts,
+) -> Result<Option<Uuid>, DbError> {
+    if key_id.is_empty() {
+        return Ok(None);
+    }
+    let Ok(parsed_id) = Uuid::parse_str(key_id) else {
+        tracing::warn!(
+            certificate.id = %certificate_id,
+            key.id = ?key_id,
+            "the event's key_id is not a UUID; storing the certificate without a key"
+        );
+        return Ok(None);
+    };
+    let Some(spki) = key_store::public_key(&mut *conn, parsed_id).await? else {
+        tracing::warn!(
+            certificate.id = %certificate_id,
+            key.id = %parsed_id,
+            "the event names a key the inventory does not have; \
+             storing the certificate without a key"
+        );
+        return Ok(None);
+    };
+    match certificate::same_public_key(&spki, &facts.public_key_spki) {
+        Ok(true) => Ok(Some(parsed_id)),
+        Ok(false) => {
+            tracing::warn!(
+                certificate.id = %certificate_id,
+                key.id = %parsed_id,
+                "the certificate's public key is not the key's; \
+                 storing the certificate without a key"
+            );
+            Ok(None)
+        }
+        Err(error) => {
+            tracing::warn!(
+                certificate.id = %certificate_id,
+                key.id = %parsed_id,
+                error = %error,
+                "comparing the certificate's public key with the key's failed; storing the \
+                 certificate without a key"
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn replaced_id(certificate_id: Uuid, value: &str) -> Option<Uuid> {
+    if value.is_empty() {
+        return None;
+    }
+    let parsed = Uuid::parse_str(value).ok();
+    if parsed.is_none() {
+        tracing::warn!(
+            certificate.id = %certificate_id,
+            replaces_certificate_id = ?value,
+            "the event's replaces_certificate_id is not a UUID; storing the certificate without it"
+        );
+    }
+    parsed
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
+}

@@ -1,0 +1,209 @@
+//! A started inventory on a fresh schema and fresh streams, and helpers to publish events and
+//! wait for the consumer.
+
+#![allow(dead_code)]
+
+pub mod ca;
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream::stream::Stream;
+use certitude_inventory::{Config, RunningService};
+use certitude_platform::clock::{ManualClock, SharedClock};
+use certitude_platform::events::{self, Envelope, Event};
+use certitude_platform::seal::{KeyId, Keyring, MasterKey};
+use certitude_platform::shutdown::Shutdown;
+use certitude_platform::testing::{TestDb, TestNats, nats_url};
+use certitude_proto::events::v1::CertificateIssued;
+use certitude_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
+use prost::Message;
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+use time::macros::datetime;
+use tokio::time::Instant;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+/// The instant the test clock shows.
+pub const NOW: OffsetDateTime = datetime!(2030-06-01 12:00:00 UTC);
+
+/// Maximum wait for a condition on a real server.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Durable name of the inventory's CertificateIssued consumer.
+pub const DURABLE: &str = "inventory-certificate-issued";
+
+/// A running inventory and everything a test needs to drive it.
+pub struct Inventory {
+    pub db: TestDb,
+    pub nats: TestNats,
+    pub keyring: Keyring,
+    pub clock: ManualClock,
+    pub client: InventoryServiceClient<Channel>,
+    shutdown: Shutdown,
+    running: RunningService,
+}
+
+impl Inventory {
+    /// Starts the inventory on a fresh schema and fresh streams, with a manual clock at [`NOW`].
+    pub async fn start() -> Self {
+        let db = TestDb::new().await;
+        let nats = TestNats::new().await;
+        let master_key =
+            MasterKey::generate(KeyId::parse("test").expect("valid id")).expect("key generates");
+        let master_keys = master_key.to_config_entry();
+        let keyring = Keyring::parse_list(master_keys.expose_secret()).expect("keyring parses");
+        let config = Config::from_pairs([
+            ("DATABASE_URL", db.settings.url.expose_secret().to_owned()),
+            ("CERTITUDE_DB_SCHEMA", db.service.schema.clone()),
+            ("NATS_URL", nats_url()),
+            ("CERTITUDE_EVENT_STREAM", nats.settings.stream.clone()),
+            (
+                "CERTITUDE_SUBJECT_PREFIX",
+                nats.settings.subject_prefix.clone(),
+            ),
+            (
+                "CERTITUDE_DEAD_LETTER_STREAM",
+                nats.settings.dead_letter_stream.clone(),
+            ),
+            ("CERTITUDE_GRPC_LISTEN", "127.0.0.1:0".to_owned()),
+            ("CERTITUDE_HTTP_LISTEN", "127.0.0.1:0".to_owned()),
+            (
+                "CERTITUDE_MASTER_KEYS",
+                master_keys.expose_secret().to_owned(),
+            ),
+        ])
+        .expect("the test config loads");
+
+        let clock = ManualClock::new(NOW);
+        let shutdown = Shutdown::new();
+        let shared: SharedClock = clock.shared();
+        let running = certitude_inventory::start(config, shared, shutdown.clone())
+            .await
+            .expect("the inventory starts");
+        let client = InventoryServiceClient::connect(format!("http://{}", running.grpc_addr))
+            .await
+            .expect("the gRPC server accepts connections");
+        Self {
+            db,
+            nats,
+            keyring,
+            clock,
+            client,
+            shutdown,
+            running,
+        }
+    }
+
+    /// Stops the service, checks that every task ended cleanly, and removes the schema and
+    /// streams.
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        self.running.wait().await.expect("every task stops cleanly");
+        self.db.drop_now().await;
+        self.nats.delete_streams().await;
+    }
+
+    /// Returns the subject of `M` under the test prefix.
+    pub fn subject<M: Event>(&self) -> String {
+        M::TYPE.subject(&self.nats.settings.subject_prefix)
+    }
+
+    /// Publishes `payload` as a CertificateIssued event with a fresh event id, and returns that
+    /// id and the stream sequence.
+    pub async fn publish_issued(&self, payload: &CertificateIssued) -> (Uuid, u64) {
+        let event_id = Uuid::now_v7();
+        let sequence = self
+            .publish_envelope(&issued_envelope(event_id, payload), None)
+            .await;
+        (event_id, sequence)
+    }
+
+    /// Publishes an envelope on the CertificateIssued subject. With a `msg_id`, JetStream drops
+    /// a copy of a message with that id seen within its duplicate window.
+    pub async fn publish_envelope(&self, envelope: &Envelope, msg_id: Option<&str>) -> u64 {
+        let mut headers = async_nats::HeaderMap::new();
+        if let Some(msg_id) = msg_id {
+            headers.insert("Nats-Msg-Id", msg_id);
+        }
+        let body = events::encode_envelope(envelope);
+        self.nats
+            .jetstream
+            .publish_with_headers(self.subject::<CertificateIssued>(), headers, body.into())
+            .await
+            .expect("the publish is sent")
+            .await
+            .expect("JetStream stores the event")
+            .sequence
+    }
+
+    /// Waits until the inventory's consumer has acknowledged every message up to stream
+    /// `sequence`.
+    pub async fn wait_until_consumed(&self, sequence: u64) {
+        let stream = self.stream().await;
+        eventually("the consumer acknowledged the published events", || {
+            let stream = stream.clone();
+            async move {
+                match stream.consumer_info(DURABLE).await {
+                    Ok(info) => info.ack_floor.stream_sequence >= sequence,
+                    Err(_) => false,
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Returns the main test stream.
+    pub async fn stream(&self) -> Stream {
+        self.nats
+            .jetstream
+            .get_stream(&self.nats.settings.stream)
+            .await
+            .expect("the test stream exists")
+    }
+}
+
+/// Builds the envelope of a CertificateIssued event, as order-manager's outbox would.
+pub fn issued_envelope(event_id: Uuid, payload: &CertificateIssued) -> Envelope {
+    Envelope {
+        event_id: event_id.to_string(),
+        event_type: CertificateIssued::TYPE.full_name.to_owned(),
+        occurred_at: Some(events::timestamp(NOW)),
+        producer: "order-manager".to_owned(),
+        aggregate_type: CertificateIssued::TYPE.aggregate.to_owned(),
+        aggregate_id: payload.certificate_id.clone(),
+        sequence: 1,
+        schema_version: 1,
+        payload: payload.encode_to_vec(),
+    }
+}
+
+/// Polls `condition` until it holds, failing the test after a generous deadline.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Polls `probe` until it returns a value, failing the test after a generous deadline.
+pub async fn eventually_some<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

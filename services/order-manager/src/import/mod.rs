@@ -1,0 +1,190 @@
+//! Imports: bringing every Entrust order of a credential into Certitude, in the background.
+//!
+//! A job walks the credential's listing page by page (all fields, by tracking id ascending) and
+//! upserts each order by (credential, tracking id); see [`upsert`]. After each page it writes
+//! its counters, so `GetImportJob` shows progress. One order that fails is counted and skipped;
+//! a page that cannot be fetched fails the job with its error. Importing again changes only what
+//! changed at Entrust and emits no second `OrderImported` or `CertificateIssued`.
+
+mod upsert;
+
+use std::sync::Arc;
+
+use entrust::CertificateAuthority;
+use entrust::model::{OrderQuery, OrderSummary};
+use futures::{StreamExt, TryStreamExt};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::core::Core;
+use crate::error::OrderError;
+use crate::poller::error_chain;
+use crate::store::import_jobs::{self, ImportJobRow, Progress, Started};
+use upsert::Upserted;
+
+/// Starts import jobs and runs them on tasks that stop with the service.
+#[derive(Debug, Clone)]
+pub(crate) struct Importer {
+    core: Core,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Importer {
+    /// Creates an importer whose jobs are tracked by `tasks` and stop when `shutdown` fires.
+    pub fn new(core: Core, tasks: TaskTracker, shutdown: CancellationToken) -> Self {
+        Self {
+            core,
+            tasks,
+            shutdown,
+        }
+    }
+
+    /// Starts an import of `credential_id`'s orders, or returns the one already running.
+    /// Fails at once, without a job, when the credential cannot be resolved.
+    pub async fn start(&self, credential_id: &str) -> Result<ImportJobRow, OrderError> {
+        let authority = self.core.credentials.authority(credential_id).await?;
+        let now = self.core.now();
+        // A job whose heartbeat is this old was left by a replica that stopped.
+        let stale_before = now
+            - time::Duration::try_from(self.core.settings.claim_lease * 2)
+                .unwrap_or(time::Duration::HOUR);
+        match import_jobs::start(&self.core.pool, credential_id, now, stale_before).await? {
+            Started::AlreadyRunning(job) => Ok(job),
+            Started::New(job) => {
+                let run = Job {
+                    core: self.core.clone(),
+                    job_id: job.id,
+                    credential_id: credential_id.to_owned(),
+                    authority,
+                };
+                let span = tracing::info_span!(
+                    "import.run",
+                    import.id = %job.id,
+                    credential.id = %credential_id,
+                );
+                self.tasks
+                    .spawn(run.run(self.shutdown.clone()).instrument(span));
+                Ok(job)
+            }
+        }
+    }
+}
+
+/// One running import.
+struct Job {
+    core: Core,
+    job_id: Uuid,
+    credential_id: String,
+    authority: Arc<dyn CertificateAuthority>,
+}
+
+impl Job {
+    async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(import.id = %self.job_id, credential.id = %self.credential_id, "import started");
+        let mut progress = Progress::default();
+        let error = tokio::select! {
+            () = shutdown.cancelled() => {
+                Some("stopped because the service shut down; start the import again".to_owned())
+            }
+            result = self.walk(&mut progress) => result.err(),
+        };
+        let finished = import_jobs::finish(
+            &self.core.pool,
+            self.job_id,
+            &progress,
+            error.as_deref(),
+            self.core.now(),
+        )
+        .await;
+        match (&error, finished) {
+            (_, Err(db_error)) => tracing::error!(
+                import.id = %self.job_id, error = %db_error,
+                "recording the end of an import failed; the job stays running until abandoned"
+            ),
+            (None, Ok(())) => tracing::info!(
+                import.id = %self.job_id, import.orders = progress.orders,
+                import.imported = progress.imported, import.issued = progress.issued,
+                import.failed = progress.failed, "import finished"
+            ),
+            (Some(error), Ok(())) => tracing::warn!(
+                import.id = %self.job_id, error = %error, import.orders = progress.orders,
+                "import failed"
+            ),
+        }
+    }
+
+    /// Walks every page, updating `progress` as it goes. Fails with the message of a page that
+    /// could not be fetched or of progress that could not be saved.
+    async fn walk(&self, progress: &mut Progress) -> Result<(), String> {
+        let page_size = self.core.settings.import_page_size;
+        let query = OrderQuery {
+            page_size,
+            ..OrderQuery::default()
+        };
+        let mut pages = self
+            .authority
+            .order_stream(query)
+            .try_chunks(page_size as usize);
+        while let Some(page) = pages.next().await {
+            let (orders, page_error) = match page {
+                Ok(orders) => (orders, None),
+                Err(error) => (error.0, Some(error.1)),
+            };
+            self.import_page(orders, progress).await;
+            if let Some(error) = page_error {
+                self.save(progress).await?;
+                return Err(format!(
+                    "fetching a page of orders failed: {}",
+                    error_chain(&error)
+                ));
+            }
+            progress.pages += 1;
+            self.save(progress).await?;
+        }
+        Ok(())
+    }
+
+    async fn import_page(&self, orders: Vec<OrderSummary>, progress: &mut Progress) {
+        for summary in orders {
+            progress.orders += 1;
+            let tracking_id = summary.tracking_id;
+            match upsert::import_order(
+                &self.core,
+                self.authority.as_ref(),
+                &self.credential_id,
+                summary,
+            )
+            .await
+            {
+                Ok(upserted) => count(progress, upserted),
+                Err(error) => {
+                    progress.failed += 1;
+                    tracing::warn!(
+                        import.id = %self.job_id, entrust.tracking_id = tracking_id.get(),
+                        error = %error_chain(&error), "importing an order failed; going on"
+                    );
+                }
+            }
+        }
+    }
+
+    async fn save(&self, progress: &Progress) -> Result<(), String> {
+        import_jobs::save_progress(&self.core.pool, self.job_id, progress, self.core.now())
+            .await
+            .map_err(|error| format!("saving the import's progress failed: {error}"))
+    }
+}
+
+fn count(progress: &mut Progress, upserted: Upserted) {
+    match upserted {
+        Upserted::Inserted { .. } => progress.imported += 1,
+        Upserted::Updated { .. } => progress.updated += 1,
+        Upserted::Unchanged | Upserted::Skipped => progress.skipped += 1,
+    }
+    if upserted.issued() {
+        progress.issued += 1;
+    }
+}

@@ -1,0 +1,28 @@
+//! order-manager: owns Certitude's Entrust orders. It places new orders with keys from the
+//! inventory and tracks them with a background poller, with backoff, until Entrust issues or
+//! settles them. It reconciles submissions whose outcome was lost, imports a credential's
+//! existing orders, and announces each step as an event through its outbox.
+//!
+//! Orders are never placed twice: a repeated idempotency key returns the first order, the order
+//! row and its marker are committed before Entrust is called, and a lost response is settled by
+//! looking the marker up at Entrust before any second submission. An issued certificate is
+//! accepted only when its public key is the one in the order's CSR.
+
+pub mod config;
+mod core;
+mod error;
+mod events;
+mod grpc;
+mod import;
+mod orders;
+mod poller;
+mod reconcile;
+mod service;
+pub mod sources;
+pub mod state;
+mod store;
+
+pub use config::Config;
+pub use service::{RunningService, SERVICE_NAME, Sources, start, start_with_sources};
+pub use sources::{CredentialSource, GeneratedKey, KeyRequest, KeySource, SourceError};
+pub use state::OrderState;

@@ -1,0 +1,43 @@
+//! `order_history`: one row per step of an order, written in the transaction of the step.
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::state::OrderState;
+
+/// One step of an order.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry<'a> {
+    pub order_id: Uuid,
+    pub at: OffsetDateTime,
+    /// The caller's name for requests; `poller`, `reconciler` or `import` for tasks.
+    pub actor: &'a str,
+    /// Kind of step, such as `create`, `submit`, `poll`, `reconcile` or `import`.
+    pub action: &'a str,
+    pub from_status: Option<OrderState>,
+    pub to_status: Option<OrderState>,
+    /// Result of the step, such as `issued`, `pending`, `rejected` or `unknown`.
+    pub outcome: &'a str,
+    pub detail: Option<String>,
+}
+
+/// Appends `entry` on `conn`, inside the caller's transaction.
+pub async fn record(conn: &mut PgConnection, entry: HistoryEntry<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO order_history
+             (order_id, at, actor, action, from_status, to_status, outcome, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(entry.order_id)
+    .bind(entry.at)
+    .bind(entry.actor)
+    .bind(entry.action)
+    .bind(entry.from_status.map(OrderState::as_str))
+    .bind(entry.to_status.map(OrderState::as_str))
+    .bind(entry.outcome)
+    .bind(entry.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Statements of imports on `orders`: inserting an order found at Entrust, and recording what a
+//! later import learns about a known one.
+
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::state::OrderState;
+
+/// An order found by an import, to insert.
+#[derive(Debug, Clone)]
+pub struct ImportedOrderRow {
+    pub id: Uuid,
+    pub credential_id: String,
+    pub tracking_id: i64,
+    pub product: String,
+    pub common_name: String,
+    pub dns_names: Vec<String>,
+    pub organization: Option<String>,
+    pub status: OrderState,
+    pub entrust_status: String,
+    pub certificate_id: Option<Uuid>,
+    pub serial_number: Option<String>,
+    pub not_after: Option<OffsetDateTime>,
+    /// First check by the poller, for an order not yet issued.
+    pub next_poll_at: Option<OffsetDateTime>,
+}
+
+/// Inserts an imported order. Returns `false`, inserting nothing, when the credential already
+/// has an order with the tracking id.
+pub async fn insert_imported(
+    conn: &mut PgConnection,
+    order: &ImportedOrderRow,
+    now: OffsetDateTime,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO orders (id, credential_id, tracking_id, product, common_name, dns_names,
+             organization, status, entrust_status, certificate_id, serial_number, not_after,
+             source, next_poll_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'imported', $13, $14, $14)
+         ON CONFLICT (credential_id, tracking_id) DO NOTHING",
+    )
+    .bind(order.id)
+    .bind(&order.credential_id)
+    .bind(order.tracking_id)
+    .bind(&order.product)
+    .bind(&order.common_name)
+    .bind(&order.dns_names)
+    .bind(&order.organization)
+    .bind(order.status.as_str())
+    .bind(&order.entrust_status)
+    .bind(order.certificate_id)
+    .bind(&order.serial_number)
+    .bind(order.not_after)
+    .bind(order.next_poll_at)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Records Entrust's latest status of an order whose state did not change.
+pub async fn set_entrust_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    entrust_status: &str,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orders SET entrust_status = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(entrust_status)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives an order without a certificate the certificate `certificate_id`. Returns `false`,
+/// changing nothing, when the order already has one.
+pub async fn attach_certificate(
+    conn: &mut PgConnection,
+    id: Uuid,
+    certificate_id: Uuid,
+    serial_number: Option<&str>,
+    not_after: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE orders
+         SET certificate_id = $2, serial_number = COALESCE($3, serial_number),
+             not_after = COALESCE($4, not_after), updated_at = $5
+         WHERE id = $1 AND certificate_id IS NULL",
+    )
+    .bind(id)
+    .bind(certificate_id)
+    .bind(serial_number)
+    .bind(not_after)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}

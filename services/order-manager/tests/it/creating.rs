@@ -1,0 +1,218 @@
+//! CreateOrder: issuing at once, idempotency and Entrust's refusals.
+
+use std::collections::HashSet;
+
+use certitude_proto::events::v1::{CertificateIssued, OrderCreated};
+use certitude_proto::order::v1::CreateOrderRequest;
+use tonic::Code;
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::pem::parse_x509_pem;
+use x509_parser::prelude::FromDer;
+
+use crate::support::{CREDENTIAL_ID, Harness, payloads};
+
+/// Returns the SubjectPublicKeyInfo (DER) of a certificate or CSR in PEM.
+pub fn public_key_of(pem: &str, is_csr: bool) -> Vec<u8> {
+    let (_, block) = parse_x509_pem(pem.as_bytes()).expect("the PEM parses");
+    if is_csr {
+        let (_, csr) = X509CertificationRequest::from_der(&block.contents).expect("the CSR parses");
+        csr.certification_request_info.subject_pki.raw.to_vec()
+    } else {
+        let certificate = block.parse_x509().expect("the certificate parses");
+        certificate.public_key().raw.to_vec()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecdsa_order_is_issued_with_csr_key() {
+    let harness = Harness::start().await;
+    let mut request = harness.order_request("issue-ecdsa", "www.example.com");
+    request.dns_names = vec!["example.com".to_owned()];
+
+    let order = harness
+        .client
+        .clone()
+        .create_order(request)
+        .await
+        .expect("the order is placed")
+        .into_inner();
+
+    assert_eq!(order.status, "ISSUED");
+    assert_eq!(order.entrust_status, "ACTIVE");
+    assert!(order.tracking_id > 0, "{order:?}");
+    assert!(!order.certificate_id.is_empty(), "{order:?}");
+    assert!(!order.serial_number.is_empty(), "{order:?}");
+    assert_eq!(order.dns_names, ["www.example.com", "example.com"]);
+    assert_eq!(order.key_algorithm, "ECDSA_P256");
+
+    let events = harness.published_events().await;
+    let created: Vec<(String, OrderCreated)> = payloads::<OrderCreated>(&events)
+        .into_iter()
+        .filter(|(_, event)| event.order_id == order.id)
+        .collect();
+    let issued: Vec<(String, CertificateIssued)> = payloads::<CertificateIssued>(&events)
+        .into_iter()
+        .filter(|(_, event)| event.order_id == order.id)
+        .collect();
+    let created_ids: HashSet<&String> = created.iter().map(|(id, _)| id).collect();
+    let issued_ids: HashSet<&String> = issued.iter().map(|(id, _)| id).collect();
+    assert_eq!(created_ids.len(), 1, "OrderCreated events: {created:?}");
+    assert_eq!(created.len(), 1);
+    assert_eq!(issued_ids.len(), 1);
+    assert_eq!(issued.len(), 1);
+
+    let (_, created) = &created[0];
+    assert_eq!(created.status, "ISSUED");
+    assert_eq!(created.tracking_id, order.tracking_id);
+    let (_, certificate) = &issued[0];
+    let key = harness
+        .keys
+        .key_for("issue-ecdsa")
+        .expect("a key was generated");
+    assert_eq!(certificate.certificate_id, order.certificate_id);
+    assert_eq!(certificate.key_id, key.key_id);
+    assert_eq!(certificate.credential_id, CREDENTIAL_ID);
+    assert_eq!(certificate.tracking_id, order.tracking_id);
+    assert_eq!(certificate.serial_number, order.serial_number);
+    assert!(!certificate.chain_pem.is_empty());
+    assert_eq!(
+        public_key_of(&certificate.certificate_pem, false),
+        public_key_of(&key.csr_pem, true),
+        "the certificate carries another key than the CSR"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_idempotency_key_places_one_order() {
+    let harness = Harness::start().await;
+    let request = harness.order_request("same-key", "www.example.org");
+
+    let first = harness
+        .client
+        .clone()
+        .create_order(request.clone())
+        .await
+        .expect("the first request places the order")
+        .into_inner();
+    let second = harness
+        .client
+        .clone()
+        .create_order(request)
+        .await
+        .expect("the repeated request succeeds")
+        .into_inner();
+
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.tracking_id, first.tracking_id);
+    assert_eq!(second.certificate_id, first.certificate_id);
+    assert_eq!(
+        harness.order_posts().len(),
+        1,
+        "{:?}",
+        harness.order_posts()
+    );
+    assert_eq!(harness.all_orders(50).await.len(), 1);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_key_reused_for_other_order_is_rejected() {
+    let harness = Harness::start().await;
+    harness
+        .client
+        .clone()
+        .create_order(harness.order_request("reused-key", "www.example.com"))
+        .await
+        .expect("the first order is placed");
+
+    let status = harness
+        .client
+        .clone()
+        .create_order(harness.order_request("reused-key", "shop.example.com"))
+        .await
+        .expect_err("the key belongs to another order");
+
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("idempotency_key: "),
+        "{status:?}"
+    );
+    assert_eq!(harness.order_posts().len(), 1);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_for_unverified_domain_fails_with_entrust_message() {
+    let harness = Harness::start().await;
+
+    let status = harness
+        .client
+        .clone()
+        .create_order(harness.order_request("unverified", "www.new-product.test"))
+        .await
+        .expect_err("Entrust refuses a domain still in initial verification");
+
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(
+        status
+            .message()
+            .contains("verificationStatus is INITIAL_VERIFICATION"),
+        "{status:?}"
+    );
+    let orders = harness.all_orders(50).await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].status, "FAILED");
+    assert!(
+        orders[0]
+            .error
+            .contains("verificationStatus is INITIAL_VERIFICATION"),
+        "{:?}",
+        orders[0]
+    );
+    assert_eq!(orders[0].tracking_id, 0);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_request_stores_nothing() {
+    let harness = Harness::start().await;
+
+    let status = harness
+        .client
+        .clone()
+        .create_order(CreateOrderRequest {
+            common_name: "not a host name".to_owned(),
+            ..harness.order_request("invalid", "www.example.com")
+        })
+        .await
+        .expect_err("the common name is not a DNS name");
+
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().starts_with("common_name: "), "{status:?}");
+    assert!(harness.all_orders(50).await.is_empty());
+    assert!(harness.order_posts().is_empty());
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_credential_is_not_found() {
+    let harness = Harness::start().await;
+
+    let status = harness
+        .client
+        .clone()
+        .create_order(CreateOrderRequest {
+            credential_id: "no-such-credential".to_owned(),
+            ..harness.order_request("unknown-credential", "www.example.com")
+        })
+        .await
+        .expect_err("the credential does not exist");
+
+    assert_eq!(status.code(), Code::NotFound);
+    assert!(
+        status.message().contains("no-such-credential"),
+        "{status:?}"
+    );
+    harness.stop().await;
+}

@@ -1,0 +1,235 @@
+//! Importing the demo account: every order mapped per docs/order-states.md, each certificate
+//! brought in once, and a second import changing nothing.
+
+use std::collections::{HashMap, HashSet};
+
+use certitude_proto::events::v1::{CertificateIssued, OrderImported};
+use certitude_proto::order::v1::{GetImportJobRequest, ImportJob, StartImportRequest};
+use entrust::model::OrderQuery;
+use entrust_sim::{Fault, FaultKind, Scenario};
+use tonic::Code;
+
+use crate::support::{CREDENTIAL_ID, Harness, eventually, payloads};
+
+/// Every demo order by tracking id: Entrust's status (with the system clock, orders past their
+/// expiry read EXPIRED) and the Certitude state docs/order-states.md maps it to.
+const DEMO_ORDERS: &[(i64, &str, &str)] = &[
+    (2_100_000, "ACTIVE", "ISSUED"),
+    (2_100_001, "ACTIVE", "ISSUED"),
+    (2_100_002, "ACTIVE", "ISSUED"),
+    (2_100_003, "ACTIVE", "ISSUED"),
+    (2_100_004, "ACTIVE", "ISSUED"),
+    (2_100_005, "ACTIVE", "ISSUED"),
+    (2_100_006, "ACTIVE", "ISSUED"),
+    (2_100_007, "EXPIRED", "EXPIRED"),
+    (2_100_008, "EXPIRED", "EXPIRED"),
+    (2_100_009, "REVOKED", "REVOKED"),
+    (2_100_010, "EXPIRED", "EXPIRED"),
+    (2_100_011, "REVOKED", "REVOKED"),
+    (2_100_012, "EXPIRED", "EXPIRED"),
+    (2_100_013, "EXPIRED", "EXPIRED"),
+    (2_100_014, "PENDING", "PENDING"),
+    (2_100_015, "PENDING", "PENDING"),
+    (2_100_016, "PENDING", "PENDING"),
+    (2_100_017, "DECLINED", "DECLINED"),
+    (2_100_018, "SUSPENDED", "SUSPENDED"),
+    (2_100_019, "ACTIVE", "ISSUED"),
+    (2_100_020, "ACTIVE", "ISSUED"),
+    (2_100_021, "DEACTIVATED", "DEACTIVATED"),
+];
+
+/// Demo orders whose certificate enters Certitude: ISSUED, and SUSPENDED, EXPIRED or REVOKED
+/// with a certificate.
+const CERTIFICATE_STATES: &[&str] = &["ISSUED", "SUSPENDED", "EXPIRED", "REVOKED"];
+
+/// Returns how many records the simulator lists, and how many of them have tracking id 0
+/// (certificates the account did not order through Entrust, which have no order to import).
+async fn listed_records(harness: &Harness) -> (usize, usize) {
+    let listed = harness
+        .entrust
+        .all_orders(OrderQuery::default())
+        .await
+        .expect("the simulator lists its orders");
+    let untracked = listed
+        .iter()
+        .filter(|order| order.tracking_id.get() == 0)
+        .count();
+    (listed.len(), untracked)
+}
+
+pub async fn run_import(harness: &Harness) -> ImportJob {
+    let job = harness
+        .client
+        .clone()
+        .start_import(StartImportRequest {
+            credential_id: CREDENTIAL_ID.to_owned(),
+        })
+        .await
+        .expect("the import starts")
+        .into_inner();
+    let get = || async {
+        harness
+            .client
+            .clone()
+            .get_import_job(GetImportJobRequest { id: job.id.clone() })
+            .await
+            .expect("the job exists")
+            .into_inner()
+    };
+    eventually("the import finishes", || async {
+        get().await.state != "running"
+    })
+    .await;
+    get().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_maps_every_demo_order() {
+    let harness = Harness::start().await;
+    assert_eq!(Scenario::demo().orders.len(), DEMO_ORDERS.len());
+    let (listed, untracked) = listed_records(&harness).await;
+    let expected_certificates = DEMO_ORDERS
+        .iter()
+        .filter(|(_, _, state)| CERTIFICATE_STATES.contains(state))
+        .count();
+
+    let job = run_import(&harness).await;
+
+    assert_eq!(job.state, "succeeded", "{job:?}");
+    assert_eq!(job.orders as usize, listed);
+    assert_eq!(job.imported as usize, DEMO_ORDERS.len());
+    assert_eq!(job.skipped as usize, untracked);
+    assert_eq!(job.issued as usize, expected_certificates);
+    assert_eq!(job.failed, 0);
+    assert_eq!(job.pages as usize, listed.div_ceil(5), "pages of 5 orders");
+    assert!(!job.finished_at.is_empty());
+
+    let orders = harness.all_orders(7).await;
+    assert_eq!(orders.len(), DEMO_ORDERS.len());
+    let by_tracking_id: HashMap<i64, _> = orders.iter().map(|o| (o.tracking_id, o)).collect();
+    for (tracking_id, entrust_status, state) in DEMO_ORDERS {
+        let order = by_tracking_id
+            .get(tracking_id)
+            .unwrap_or_else(|| panic!("order {tracking_id} was not imported"));
+        assert_eq!(order.entrust_status, *entrust_status, "order {tracking_id}");
+        assert_eq!(order.status, *state, "order {tracking_id}");
+        assert_eq!(order.source, "imported", "order {tracking_id}");
+        let has_certificate = !order.certificate_id.is_empty();
+        assert_eq!(
+            has_certificate,
+            CERTIFICATE_STATES.contains(state),
+            "certificate of order {tracking_id}"
+        );
+    }
+
+    let events = harness.published_events().await;
+    let imported = payloads::<OrderImported>(&events);
+    let certificates = payloads::<CertificateIssued>(&events);
+    let imported_ids: HashSet<&String> = imported.iter().map(|(id, _)| id).collect();
+    let certificate_ids: HashSet<&String> = certificates.iter().map(|(id, _)| id).collect();
+    assert_eq!(imported_ids.len(), DEMO_ORDERS.len());
+    assert_eq!(imported.len(), DEMO_ORDERS.len());
+    assert_eq!(certificate_ids.len(), expected_certificates);
+    assert_eq!(certificates.len(), expected_certificates);
+    assert!(
+        certificates
+            .iter()
+            .all(|(_, event)| event.key_id.is_empty() && !event.certificate_pem.is_empty())
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_import_changes_nothing() {
+    let harness = Harness::start().await;
+    let (listed, _) = listed_records(&harness).await;
+    let first = run_import(&harness).await;
+    assert_eq!(first.state, "succeeded", "{first:?}");
+    let events_after_first = harness.published_events().await.len();
+
+    let second = run_import(&harness).await;
+
+    assert_ne!(second.id, first.id);
+    assert_eq!(second.state, "succeeded", "{second:?}");
+    assert_eq!(second.orders as usize, listed);
+    assert_eq!(second.imported, 0);
+    assert_eq!(second.updated, 0);
+    assert_eq!(second.issued, 0);
+    assert_eq!(second.skipped as usize, listed);
+    assert_eq!(harness.all_orders(50).await.len(), DEMO_ORDERS.len());
+    assert_eq!(harness.published_events().await.len(), events_after_first);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_of_unknown_credential_is_not_found() {
+    let harness = Harness::start().await;
+
+    let status = harness
+        .client
+        .clone()
+        .start_import(StartImportRequest {
+            credential_id: "no-such-credential".to_owned(),
+        })
+        .await
+        .expect_err("the credential does not exist");
+
+    assert_eq!(status.code(), Code::NotFound);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_order_is_counted_and_skipped() {
+    let harness = Harness::start().await;
+    let (listed, untracked) = listed_records(&harness).await;
+    harness
+        .sim
+        .inject_fault(Fault {
+            kind: FaultKind::ServerError { status: 500 },
+            count: None,
+            method: Some("GET".to_owned()),
+            path_prefix: Some("/certificates/2100000".to_owned()),
+        })
+        .expect("the fault is armed");
+
+    let job = run_import(&harness).await;
+
+    assert_eq!(job.state, "succeeded", "{job:?}");
+    assert_eq!(job.orders as usize, listed);
+    assert_eq!(job.failed, 1);
+    assert_eq!(job.imported as usize, listed - untracked - 1);
+    let imported: Vec<i64> = harness
+        .all_orders(50)
+        .await
+        .iter()
+        .map(|order| order.tracking_id)
+        .collect();
+    assert!(!imported.contains(&2_100_000), "{imported:?}");
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_page_fails_the_job() {
+    let harness = Harness::start().await;
+    harness
+        .sim
+        .inject_fault(Fault {
+            kind: FaultKind::ServerError { status: 503 },
+            count: None,
+            method: Some("GET".to_owned()),
+            path_prefix: Some("/certificates".to_owned()),
+        })
+        .expect("the fault is armed");
+
+    let job = run_import(&harness).await;
+
+    assert_eq!(job.state, "failed", "{job:?}");
+    assert!(
+        job.error.contains("fetching a page of orders failed"),
+        "{job:?}"
+    );
+    assert!(job.error.contains("503"), "{job:?}");
+    assert_eq!(job.orders, 0);
+    assert!(!job.finished_at.is_empty());
+    harness.stop().await;
+}

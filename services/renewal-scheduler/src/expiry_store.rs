@@ -1,0 +1,51 @@
+//! The `certificate_expiries` table: one row per certificate, written once.
+
+use certitude_platform::db::DbError;
+use sqlx::PgExecutor;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The recorded expiry of one certificate.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CertificateExpiry {
+    pub certificate_id: Uuid,
+    pub order_id: Option<String>,
+    pub not_after: OffsetDateTime,
+    pub recorded_at: OffsetDateTime,
+}
+
+/// Records `expiry` unless the certificate already has a row. Returns whether a row was
+/// written.
+pub async fn record(
+    executor: impl PgExecutor<'_>,
+    expiry: &CertificateExpiry,
+) -> Result<bool, DbError> {
+    let written = sqlx::query(
+        "INSERT INTO certificate_expiries (certificate_id, order_id, not_after, recorded_at)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (certificate_id) DO NOTHING",
+    )
+    .bind(expiry.certificate_id)
+    .bind(&expiry.order_id)
+    .bind(expiry.not_after)
+    .bind(expiry.recorded_at)
+    .execute(executor)
+    .await?
+    .rows_affected();
+    Ok(written == 1)
+}
+
+/// Returns the recorded expiry of certificate `certificate_id`, if any.
+pub async fn get(
+    executor: impl PgExecutor<'_>,
+    certificate_id: Uuid,
+) -> Result<Option<CertificateExpiry>, DbError> {
+    let expiry = sqlx::query_as(
+        "SELECT certificate_id, order_id, not_after, recorded_at
+         FROM certificate_expiries WHERE certificate_id = $1",
+    )
+    .bind(certificate_id)
+    .fetch_optional(executor)
+    .await?;
+    Ok(expiry)
+}

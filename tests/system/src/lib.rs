@@ -1,0 +1,179 @@
+//! A whole Certitude in one test process: the Entrust simulator, the five services on ephemeral
+//! ports, each in its own schema and role on the real Postgres, all on a private stream and
+//! subject prefix on the real NATS, and a small REST client for the gateway.
+
+mod api;
+pub mod capture;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use certitude_platform::clock::{self, SharedClock};
+use certitude_platform::seal::{KeyId, Keyring, MasterKey};
+use certitude_platform::shutdown::Shutdown;
+use certitude_platform::testing::{TestDb, TestNats};
+use entrust_sim::{RunningSimulator, Scenario, SimConfig};
+use secrecy::ExposeSecret;
+
+pub use api::Api;
+
+/// Token of the bootstrap admin in every system test.
+pub const ADMIN_TOKEN: &str = "ctk_system-test-admin-token-0001";
+
+/// Every service of Certitude, started in this process.
+pub struct System {
+    pub sim: RunningSimulator,
+    pub nats: TestNats,
+    pub gateway_url: String,
+    /// One database per service, in the order gateway, credential-sync, order-manager,
+    /// inventory, renewal-scheduler.
+    pub databases: Vec<TestDb>,
+    /// The master keys every service seals its secrets with.
+    pub keyring: Keyring,
+    shutdown: Shutdown,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Variables every service shares, for one service's database.
+fn common_vars(db: &TestDb, nats: &TestNats, master_keys: &str) -> Vec<(String, String)> {
+    let settings = &nats.settings;
+    vec![
+        ("DATABASE_URL".into(), db.settings.url.expose_secret().to_owned()),
+        ("CERTITUDE_DB_SCHEMA".into(), db.settings.schema.clone()),
+        ("CERTITUDE_DB_MAX_CONNECTIONS".into(), "4".into()),
+        ("NATS_URL".into(), certitude_platform::testing::nats_url()),
+        ("CERTITUDE_EVENT_STREAM".into(), settings.stream.clone()),
+        ("CERTITUDE_SUBJECT_PREFIX".into(), settings.subject_prefix.clone()),
+        ("CERTITUDE_DEAD_LETTER_STREAM".into(), settings.dead_letter_stream.clone()),
+        ("CERTITUDE_GRPC_LISTEN".into(), "127.0.0.1:0".into()),
+        ("CERTITUDE_HTTP_LISTEN".into(), "127.0.0.1:0".into()),
+        ("CERTITUDE_MASTER_KEYS".into(), master_keys.to_owned()),
+    ]
+}
+
+fn grpc_url(address: SocketAddr) -> String {
+    format!("http://{address}")
+}
+
+impl System {
+    /// Starts the simulator with the demo scenario and every service, on the system clock.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Scenario::demo(), clock::system()).await
+    }
+
+    /// Starts the simulator with `scenario` and every service, all reading `clock`.
+    pub async fn start_with(scenario: Scenario, clock: SharedClock) -> anyhow::Result<Self> {
+        let sim = RunningSimulator::start(SimConfig {
+            scenario,
+            clock: clock.clone(),
+            listen: "127.0.0.1:0".parse()?,
+        })
+        .await?;
+        let nats = TestNats::new().await;
+        let master_key = MasterKey::generate(KeyId::parse("systest")?)?;
+        let master_keys = master_key.to_config_entry().expose_secret().to_owned();
+        let keyring = Keyring::parse_list(&master_keys)?;
+        let mut databases = Vec::new();
+        for _ in 0..5 {
+            databases.push(TestDb::new().await);
+        }
+        let shutdown = Shutdown::new();
+        let mut tasks = Vec::new();
+        let vars = |index: usize| common_vars(&databases[index], &nats, &master_keys);
+
+        let credential_sync = certitude_credential_sync::start(
+            certitude_credential_sync::Config::from_pairs(with(vars(1), &[(
+                "CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP",
+                "true",
+            )]))?,
+            clock.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .context("credential-sync failed to start")?;
+        let inventory = certitude_inventory::start(
+            certitude_inventory::Config::from_pairs(vars(3))?,
+            clock.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .context("inventory failed to start")?;
+        let renewal = certitude_renewal_scheduler::start(
+            certitude_renewal_scheduler::Config::from_pairs(vars(4))?,
+            clock.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .context("renewal-scheduler failed to start")?;
+        let credential_sync_url = grpc_url(credential_sync.grpc_addr);
+        let inventory_url = grpc_url(inventory.grpc_addr);
+        let order_manager = certitude_order_manager::start(
+            certitude_order_manager::Config::from_pairs(with(vars(2), &[
+                ("CERTITUDE_CREDENTIAL_SYNC_URL", &credential_sync_url),
+                ("CERTITUDE_INVENTORY_URL", &inventory_url),
+                ("CERTITUDE_ORDER_POLL_INTERVAL", "200ms"),
+            ]))?,
+            clock.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .context("order-manager failed to start")?;
+        let order_manager_url = grpc_url(order_manager.grpc_addr);
+        let gateway_config: certitude_gateway::Config =
+            certitude_platform::config::load_from_vars(with(vars(0), &[
+                ("CERTITUDE_API_LISTEN", "127.0.0.1:0"),
+                ("CERTITUDE_CREDENTIAL_SYNC_URL", &credential_sync_url),
+                ("CERTITUDE_ORDER_MANAGER_URL", &order_manager_url),
+                ("CERTITUDE_INVENTORY_URL", &inventory_url),
+                ("CERTITUDE_BOOTSTRAP_ADMIN_TOKEN", ADMIN_TOKEN),
+            ]))?;
+        let gateway = certitude_gateway::start(gateway_config, clock, shutdown.clone())
+            .await
+            .context("gateway failed to start")?;
+        let gateway_url = format!("http://{}", gateway.api_addr);
+
+        tasks.push(tokio::spawn(credential_sync.wait()));
+        tasks.push(tokio::spawn(inventory.wait()));
+        tasks.push(tokio::spawn(renewal.wait()));
+        tasks.push(tokio::spawn(order_manager.wait()));
+        tasks.push(tokio::spawn(gateway.wait()));
+
+        Ok(Self {
+            sim,
+            nats,
+            gateway_url,
+            databases,
+            keyring,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Returns inventory's database.
+    pub fn inventory_db(&self) -> &TestDb {
+        &self.databases[3]
+    }
+
+    /// Returns a REST client authenticated as the bootstrap admin.
+    pub fn api(&self) -> Api {
+        Api::new(&self.gateway_url, ADMIN_TOKEN)
+    }
+
+    /// Stops every service and waits for them; fails if any of them failed.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.trigger();
+        for task in self.tasks {
+            task.await.context("a service task panicked")??;
+        }
+        self.sim.shutdown().await;
+        Ok(())
+    }
+}
+
+fn with(mut vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    for (name, value) in extra {
+        vars.retain(|(existing, _)| existing != name);
+        vars.push(((*name).to_owned(), (*value).to_owned()));
+    }
+    vars
+}
