@@ -52,6 +52,7 @@ start entrust-sim "$bin/entrust-sim" --scenario crates/entrust-sim/scenarios/dem
   --listen 127.0.0.1:8443
 
 DATABASE_URL=$(db_url credential_sync) CERTITUDE_GRPC_LISTEN=127.0.0.1:50052 \
+  CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP=true \
   CERTITUDE_HTTP_LISTEN=127.0.0.1:8082 start credential-sync "$bin/certitude" credential-sync
 DATABASE_URL=$(db_url inventory) CERTITUDE_GRPC_LISTEN=127.0.0.1:50054 \
   CERTITUDE_HTTP_LISTEN=127.0.0.1:8084 start inventory "$bin/certitude" inventory

@@ -1,12 +1,12 @@
 //! Fault injection: failures a test arms through the control API so that clients meet slow
-//! answers, rate limits, server errors, dropped connections and orders that were committed
+//! responses, rate limits, server errors, dropped connections and orders that were committed
 //! although the client saw a failure.
 //!
 //! A fault applies to the next `count` API requests that match its optional method and path
 //! prefix (every matching request when `count` is absent) and is then disarmed. Latency adds
 //! up over all matching faults and is added after the request was handled, so a client that
 //! times out may still have changed the state. Of the other kinds the first armed match
-//! answers in place of the API. Commit-then-fail lets the next successful `POST /certificates`
+//! responds in place of the API. Commit-then-fail lets the next successful `POST /certificates`
 //! create its order (and consume inventory) and then answers 500 or drops the connection.
 
 use std::sync::{Mutex, PoisonError};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// Base path of the API; path prefixes without it are taken as relative to it.
 const API_BASE: &str = "/enterprise/v2";
 
-/// What a fault does.
+/// The effect of a fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     tag = "kind",
@@ -30,12 +30,12 @@ pub enum FaultKind {
         /// Delay in milliseconds.
         delay_ms: u64,
     },
-    /// Answers 429 with `Retry-After: retry_after_seconds` and `X-Rate-Limit-Limit`.
+    /// Responds 429 with `Retry-After: retry_after_seconds` and `X-Rate-Limit-Limit`.
     RateLimit {
         /// The integer `Retry-After` value.
         retry_after_seconds: u64,
     },
-    /// Answers `status` (500 to 599) with an ErrorResponse body.
+    /// Responds with `status` (500 to 599) and an ErrorResponse body.
     ServerError {
         /// The HTTP status.
         status: u16,
@@ -44,12 +44,12 @@ pub enum FaultKind {
     DropConnection,
     /// Lets the next successful `POST /certificates` commit, then fails it with `outcome`.
     CommitThenFail {
-        /// What the client gets instead of the 201 or 202.
+        /// The response the client gets in place of the 201 or 202.
         outcome: CommitFailure,
     },
 }
 
-/// What a client sees after a committed `POST /certificates`.
+/// The failure a client sees after a committed `POST /certificates`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum CommitFailure {
@@ -63,7 +63,7 @@ pub enum CommitFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Fault {
-    /// What it does.
+    /// The effect.
     #[serde(flatten)]
     pub kind: FaultKind,
     /// Matching requests it applies to before it disarms; `None` for every one.
@@ -120,7 +120,7 @@ pub struct ArmedFault {
     pub fault: Fault,
 }
 
-/// What the faults armed for one request ask the gate to do.
+/// The actions that the faults armed for one request ask of the gate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestFaults {
     /// Total delay to add to the response.

@@ -5,7 +5,7 @@
 //! brings, whose key it holds) or by `generateClientCertificate` (the simulator issues one at
 //! start and hands out its key through [`crate::RunningSimulator::client_identity`]). A bound
 //! user's requests must arrive over TLS with exactly that certificate; the TLS handshake proves
-//! the client holds its key.
+//! the client has its key.
 //!
 //! TLS clients check these certificates against the operating system's time, not the
 //! simulator's clock, so they are valid from a day before the earlier of the two until a year
@@ -63,7 +63,7 @@ pub enum IdentityError {
     /// The CA or key generation failed.
     #[error("failed to issue the {purpose} certificate")]
     Issue {
-        /// What the certificate is for.
+        /// The certificate's purpose.
         purpose: String,
         /// The CA failure.
         #[source]
@@ -72,7 +72,7 @@ pub enum IdentityError {
     /// Generating a key failed.
     #[error("failed to generate a key for the {purpose} certificate")]
     Key {
-        /// What the key is for.
+        /// The key's purpose.
         purpose: String,
         /// The rcgen failure.
         #[source]

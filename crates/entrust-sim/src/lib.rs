@@ -2,8 +2,8 @@
 //! its own test CA.
 //!
 //! The simulator serves `/enterprise/v2` over plain HTTP or HTTPS with HTTP Basic
-//! authentication (and client certificates for API users bound to one), keeps an account
-//! (clients, organizations, domains, inventory, orders) in memory, and issues real X.509
+//! authentication, plus client certificates for API users bound to one. It keeps an account
+//! (clients, organizations, domains, inventory, orders) in memory and issues real X.509
 //! certificates from a root and an intermediate generated at start. Field names, status values
 //! and error bodies follow the ECS API 2.1.0 specification and the behaviour of its production
 //! clients. A control API under `/_sim`, mirrored by methods of [`RunningSimulator`], lets tests

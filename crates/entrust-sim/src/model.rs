@@ -74,8 +74,8 @@ wire_enum! {
         Deactivated => "DEACTIVATED",
         /// Not applicable, for example a third-party record.
         Na => "NA",
-        /// Not in the 2.1.0 enumeration: what later ECS versions report for a certificate the
-        /// account knows but did not order (a trackingId-0 record).
+        /// Not in the 2.1.0 enumeration: the status later ECS versions report for a certificate
+        /// the account has on record but did not order (a trackingId-0 record).
         Unknown => "UNKNOWN",
     }
 }
@@ -173,13 +173,13 @@ wire_enum! {
 pub enum Role {
     /// May do everything the API offers.
     Administrator,
-    /// May read, place orders, update tracking data and manage domains, but holds no
+    /// May read, place orders, update tracking data and manage domains, but has no
     /// [`Permission`].
     Requester,
 }
 
 impl Role {
-    /// Returns the permissions a user of this role holds unless its scenario entry lists its
+    /// Returns the permissions a user of this role has unless its scenario entry lists its
     /// own: every permission for an administrator, none for a requester.
     pub fn default_permissions(self) -> &'static [Permission] {
         match self {

@@ -7,8 +7,13 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
 
 /// Schema of each service; its login role is `certitude_<schema>`.
-pub const SERVICE_SCHEMAS: [&str; 5] =
-    ["gateway", "credential_sync", "order_manager", "renewal", "inventory"];
+pub const SERVICE_SCHEMAS: [&str; 5] = [
+    "gateway",
+    "credential_sync",
+    "order_manager",
+    "renewal",
+    "inventory",
+];
 
 #[derive(Debug, clap::Args)]
 pub struct ProvisionArgs {
@@ -38,10 +43,13 @@ pub async fn provision(args: ProvisionArgs) -> anyhow::Result<()> {
             .context("failed to look up the database")?;
     if !exists {
         // The name was validated as an identifier above, so it can be quoted safely.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{}\"", args.database)))
-            .execute(&admin)
-            .await
-            .with_context(|| format!("failed to create database {}", args.database))?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{}\"",
+            args.database
+        )))
+        .execute(&admin)
+        .await
+        .with_context(|| format!("failed to create database {}", args.database))?;
         println!("created database {}", args.database);
     }
     admin.close().await;

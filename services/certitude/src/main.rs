@@ -10,7 +10,11 @@ use certitude_platform::shutdown::Shutdown;
 use certitude_platform::telemetry;
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "certitude", version, about = "Certificate lifecycle manager for Entrust ECS")]
+#[command(
+    name = "certitude",
+    version,
+    about = "Certificate lifecycle manager for Entrust ECS"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

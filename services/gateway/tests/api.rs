@@ -1,6 +1,9 @@
 //! REST conventions of the gateway that need no other service: authentication, roles, problem
 //! details for bad input. Runs against the real Postgres.
 
+// A failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use axum::body::Body;

@@ -42,7 +42,10 @@ impl Api {
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key);
         }
-        let response = request.send().await.with_context(|| format!("request to {path}"))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("request to {path}"))?;
         let status = response.status();
         let bytes = response.bytes().await?;
         let value = if bytes.is_empty() {

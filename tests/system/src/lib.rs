@@ -38,13 +38,22 @@ pub struct System {
 fn common_vars(db: &TestDb, nats: &TestNats, master_keys: &str) -> Vec<(String, String)> {
     let settings = &nats.settings;
     vec![
-        ("DATABASE_URL".into(), db.settings.url.expose_secret().to_owned()),
+        (
+            "DATABASE_URL".into(),
+            db.settings.url.expose_secret().to_owned(),
+        ),
         ("CERTITUDE_DB_SCHEMA".into(), db.settings.schema.clone()),
         ("CERTITUDE_DB_MAX_CONNECTIONS".into(), "4".into()),
         ("NATS_URL".into(), certitude_platform::testing::nats_url()),
         ("CERTITUDE_EVENT_STREAM".into(), settings.stream.clone()),
-        ("CERTITUDE_SUBJECT_PREFIX".into(), settings.subject_prefix.clone()),
-        ("CERTITUDE_DEAD_LETTER_STREAM".into(), settings.dead_letter_stream.clone()),
+        (
+            "CERTITUDE_SUBJECT_PREFIX".into(),
+            settings.subject_prefix.clone(),
+        ),
+        (
+            "CERTITUDE_DEAD_LETTER_STREAM".into(),
+            settings.dead_letter_stream.clone(),
+        ),
         ("CERTITUDE_GRPC_LISTEN".into(), "127.0.0.1:0".into()),
         ("CERTITUDE_HTTP_LISTEN".into(), "127.0.0.1:0".into()),
         ("CERTITUDE_MASTER_KEYS".into(), master_keys.to_owned()),
@@ -82,10 +91,10 @@ impl System {
         let vars = |index: usize| common_vars(&databases[index], &nats, &master_keys);
 
         let credential_sync = certitude_credential_sync::start(
-            certitude_credential_sync::Config::from_pairs(with(vars(1), &[(
-                "CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP",
-                "true",
-            )]))?,
+            certitude_credential_sync::Config::from_pairs(with(
+                vars(1),
+                &[("CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", "true")],
+            ))?,
             clock.clone(),
             shutdown.clone(),
         )
@@ -108,11 +117,14 @@ impl System {
         let credential_sync_url = grpc_url(credential_sync.grpc_addr);
         let inventory_url = grpc_url(inventory.grpc_addr);
         let order_manager = certitude_order_manager::start(
-            certitude_order_manager::Config::from_pairs(with(vars(2), &[
-                ("CERTITUDE_CREDENTIAL_SYNC_URL", &credential_sync_url),
-                ("CERTITUDE_INVENTORY_URL", &inventory_url),
-                ("CERTITUDE_ORDER_POLL_INTERVAL", "200ms"),
-            ]))?,
+            certitude_order_manager::Config::from_pairs(with(
+                vars(2),
+                &[
+                    ("CERTITUDE_CREDENTIAL_SYNC_URL", &credential_sync_url),
+                    ("CERTITUDE_INVENTORY_URL", &inventory_url),
+                    ("CERTITUDE_ORDER_POLL_INTERVAL", "200ms"),
+                ],
+            ))?,
             clock.clone(),
             shutdown.clone(),
         )
@@ -120,13 +132,16 @@ impl System {
         .context("order-manager failed to start")?;
         let order_manager_url = grpc_url(order_manager.grpc_addr);
         let gateway_config: certitude_gateway::Config =
-            certitude_platform::config::load_from_vars(with(vars(0), &[
-                ("CERTITUDE_API_LISTEN", "127.0.0.1:0"),
-                ("CERTITUDE_CREDENTIAL_SYNC_URL", &credential_sync_url),
-                ("CERTITUDE_ORDER_MANAGER_URL", &order_manager_url),
-                ("CERTITUDE_INVENTORY_URL", &inventory_url),
-                ("CERTITUDE_BOOTSTRAP_ADMIN_TOKEN", ADMIN_TOKEN),
-            ]))?;
+            certitude_platform::config::load_from_vars(with(
+                vars(0),
+                &[
+                    ("CERTITUDE_API_LISTEN", "127.0.0.1:0"),
+                    ("CERTITUDE_CREDENTIAL_SYNC_URL", &credential_sync_url),
+                    ("CERTITUDE_ORDER_MANAGER_URL", &order_manager_url),
+                    ("CERTITUDE_INVENTORY_URL", &inventory_url),
+                    ("CERTITUDE_BOOTSTRAP_ADMIN_TOKEN", ADMIN_TOKEN),
+                ],
+            ))?;
         let gateway = certitude_gateway::start(gateway_config, clock, shutdown.clone())
             .await
             .context("gateway failed to start")?;

@@ -3,6 +3,9 @@
 //! account's orders, order a certificate and find it in the inventory. The run is captured at
 //! TRACE level and searched for secrets afterwards.
 
+// A failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -66,19 +69,33 @@ async fn readme_steps_work_end_to_end() {
     assert!(!credential.to_string().contains(&api_key));
 
     // The synced catalog equals the scenario.
-    let (status, sync) =
-        api.post(&format!("/v1/credentials/{credential_id}/syncs"), json!({})).await.unwrap();
+    let (status, sync) = api
+        .post(&format!("/v1/credentials/{credential_id}/syncs"), json!({}))
+        .await
+        .unwrap();
     assert_eq!(status, StatusCode::ACCEPTED, "{sync}");
     let sync_path = format!("/v1/syncs/{}", sync["id"].as_str().unwrap());
-    let sync = api.wait_for(&sync_path, WAIT, |run| run["state"] != "running").await.unwrap();
+    let sync = api
+        .wait_for(&sync_path, WAIT, |run| run["state"] != "running")
+        .await
+        .unwrap();
     assert_eq!(sync["state"], "succeeded", "{sync}");
     let catalog = |kind: &str| format!("/v1/credentials/{credential_id}/{kind}");
     let organizations = api.get(&catalog("organizations")).await.unwrap();
     let domains = api.get(&catalog("domains")).await.unwrap();
     let products = api.get(&catalog("products")).await.unwrap();
-    assert_eq!(organizations["items"].as_array().unwrap().len(), scenario.organizations.len());
-    assert_eq!(domains["items"].as_array().unwrap().len(), scenario.domains.len());
-    assert_eq!(products["items"].as_array().unwrap().len(), scenario.inventory.len());
+    assert_eq!(
+        organizations["items"].as_array().unwrap().len(),
+        scenario.organizations.len()
+    );
+    assert_eq!(
+        domains["items"].as_array().unwrap().len(),
+        scenario.domains.len()
+    );
+    assert_eq!(
+        products["items"].as_array().unwrap().len(),
+        scenario.inventory.len()
+    );
 
     // Import the account's existing orders, twice.
     // Third-party records (tracking id 0) are not orders and are not imported as orders.
@@ -92,7 +109,10 @@ async fn readme_steps_work_end_to_end() {
             .unwrap();
         assert_eq!(status, StatusCode::ACCEPTED, "{job}");
         let job_path = format!("/v1/imports/{}", job["id"].as_str().unwrap());
-        let job = api.wait_for(&job_path, WAIT, |job| job["state"] != "running").await.unwrap();
+        let job = api
+            .wait_for(&job_path, WAIT, |job| job["state"] != "running")
+            .await
+            .unwrap();
         assert_eq!(job["state"], "succeeded", "import round {round}: {job}");
         let orders = api.all_pages("/v1/orders").await.unwrap();
         assert_eq!(orders.len(), scenario.orders.len(), "import round {round}");
@@ -127,7 +147,9 @@ async fn readme_steps_work_end_to_end() {
     assert_eq!(status, StatusCode::CREATED, "{order}");
     let order_id = order["id"].as_str().unwrap().to_owned();
     let order = api
-        .wait_for(&format!("/v1/orders/{order_id}"), WAIT, |order| order["status"] == "ISSUED")
+        .wait_for(&format!("/v1/orders/{order_id}"), WAIT, |order| {
+            order["status"] == "ISSUED"
+        })
         .await
         .unwrap();
     let tracking_id = order["tracking_id"].as_i64().unwrap();
@@ -135,13 +157,20 @@ async fn readme_steps_work_end_to_end() {
 
     // The certificate is in the inventory as the simulator issued it.
     let certificate = api
-        .wait_for(&format!("/v1/certificates/{certificate_id}"), WAIT, |_| true)
+        .wait_for(&format!("/v1/certificates/{certificate_id}"), WAIT, |_| {
+            true
+        })
         .await
         .unwrap();
     let issued = simulator_order(&system, &admin.user_name, &api_key, tracking_id).await;
     assert_eq!(certificate["serial_number"], issued["serialNumber"]);
     assert_eq!(certificate["not_after"], issued["expiresAfter"]);
-    assert!(certificate["subject"].as_str().unwrap().contains("CN=www.example.com"));
+    assert!(
+        certificate["subject"]
+            .as_str()
+            .unwrap()
+            .contains("CN=www.example.com")
+    );
     let dns_names: HashSet<&str> = certificate["dns_names"]
         .as_array()
         .unwrap()
@@ -149,7 +178,13 @@ async fn readme_steps_work_end_to_end() {
         .map(|name| name.as_str().unwrap())
         .collect();
     assert_eq!(dns_names, HashSet::from(["www.example.com", "example.com"]));
-    assert!(!certificate["key_id"].as_str().unwrap_or_default().is_empty(), "{certificate}");
+    assert!(
+        !certificate["key_id"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{certificate}"
+    );
     assert_chains_to_root(&certificate, &system.sim.root_ca_pem());
 
     // OrderCreated and CertificateIssued were published once each for this order.
@@ -174,25 +209,56 @@ async fn readme_steps_work_end_to_end() {
             event_type.ends_with(".CertificateIssued") && aggregate == &certificate_id
         })
         .count();
-    assert_eq!(issued_events.len(), 1, "CertificateIssued events for {certificate_id}");
-    assert_eq!(issued_messages, 1, "CertificateIssued messages for {certificate_id}");
+    assert_eq!(
+        issued_events.len(),
+        1,
+        "CertificateIssued events for {certificate_id}"
+    );
+    assert_eq!(
+        issued_messages, 1,
+        "CertificateIssued messages for {certificate_id}"
+    );
 
     let private_keys = generated_private_keys(&system).await;
-    assert!(!private_keys.is_empty(), "inventory holds the order's private key");
+    assert!(
+        !private_keys.is_empty(),
+        "inventory holds the order's private key"
+    );
     assert_no_secret_stored(&system, &api_key, &private_keys).await;
     system.stop().await.unwrap();
 
     let text = logs.text();
-    assert!(text.contains("REST API listening"), "the capture saw the services' logs");
-    assert!(text.contains(" TRACE "), "the capture holds TRACE lines of the libraries");
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{api_key}", admin.user_name));
-    assert!(!text.contains(&api_key), "the API key appears in a log line");
-    assert!(!text.contains(&basic), "the Basic credentials appear in a log line");
-    assert!(!text.contains("PRIVATE KEY-----"), "a PEM private key appears in a log line");
+    assert!(
+        text.contains("REST API listening"),
+        "the capture saw the services' logs"
+    );
+    assert!(
+        text.contains(" TRACE "),
+        "the capture holds TRACE lines of the libraries"
+    );
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{api_key}", admin.user_name));
+    assert!(
+        !text.contains(&api_key),
+        "the API key appears in a log line"
+    );
+    assert!(
+        !text.contains(&basic),
+        "the Basic credentials appear in a log line"
+    );
+    assert!(
+        !text.contains("PRIVATE KEY-----"),
+        "a PEM private key appears in a log line"
+    );
     for key in &private_keys {
-        assert!(!text.contains(&key.pem_body), "a private key's PEM body appears in a log line");
-        assert!(!text.contains(&key.der_hex), "a private key's DER appears in a log line");
+        assert!(
+            !text.contains(&key.pem_body),
+            "a private key's PEM body appears in a log line"
+        );
+        assert!(
+            !text.contains(&key.der_hex),
+            "a private key's DER appears in a log line"
+        );
     }
 }
 
@@ -233,7 +299,10 @@ fn hex_lower(bytes: &[u8]) -> String {
 
 /// Returns each order's status as the simulator reports it, by tracking id.
 async fn simulator_statuses(system: &System, user: &str, key: &str) -> HashMap<i64, String> {
-    let url = format!("{}/certificates?limit=1000&fields=trackingId,status", system.sim.base_url());
+    let url = format!(
+        "{}/certificates?limit=1000&fields=trackingId,status",
+        system.sim.base_url()
+    );
     let body: Value = reqwest::Client::new()
         .get(url)
         .basic_auth(user, Some(key))
@@ -248,7 +317,10 @@ async fn simulator_statuses(system: &System, user: &str, key: &str) -> HashMap<i
         .unwrap()
         .iter()
         .map(|order| {
-            (order["trackingId"].as_i64().unwrap(), order["status"].as_str().unwrap().to_owned())
+            (
+                order["trackingId"].as_i64().unwrap(),
+                order["status"].as_str().unwrap().to_owned(),
+            )
         })
         .collect()
 }
@@ -275,7 +347,12 @@ fn assert_chains_to_root(certificate: &Value, root_pem: &str) {
     pems.push(root_pem.to_owned());
     let ders: Vec<Vec<u8>> = pems
         .iter()
-        .map(|pem| x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap().1.contents)
+        .map(|pem| {
+            x509_parser::pem::parse_x509_pem(pem.as_bytes())
+                .unwrap()
+                .1
+                .contents
+        })
         .collect();
     // Entrust's chain starts with the leaf again; skip a repeated certificate.
     let mut unique: Vec<&Vec<u8>> = Vec::new();
@@ -294,7 +371,8 @@ fn assert_chains_to_root(certificate: &Value, root_pem: &str) {
             .expect("each certificate is signed by the next one up to the simulator's root");
     }
     let root = parsed.last().unwrap();
-    root.verify_signature(None).expect("the root is self-signed");
+    root.verify_signature(None)
+        .expect("the root is self-signed");
 }
 
 /// Reads every message of the test stream as (event type, aggregate id, event id).
@@ -322,7 +400,11 @@ async fn stream_events(system: &System) -> Vec<(String, String, String)> {
             .and_then(|headers| headers.get("Nats-Msg-Id"))
             .map(|value| value.to_string());
         assert_eq!(header_id.as_deref(), Some(envelope.event_id.as_str()));
-        events.push((envelope.event_type, envelope.aggregate_id, envelope.event_id));
+        events.push((
+            envelope.event_type,
+            envelope.aggregate_id,
+            envelope.event_id,
+        ));
     }
     events
 }
@@ -339,19 +421,27 @@ async fn assert_no_secret_stored(system: &System, api_key: &str, private_keys: &
         .await
         .unwrap();
         for table in tables {
-            let rows: Vec<String> =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT t::text FROM \"{schema}\".\"{table}\" t"
             )))
-                    .fetch_all(&db.admin)
-                    .await
-                    .unwrap();
+            .fetch_all(&db.admin)
+            .await
+            .unwrap();
             for row in rows {
                 assert!(!row.contains(api_key), "{schema}.{table} holds the API key");
-                assert!(!row.contains("PRIVATE KEY"), "{schema}.{table} holds a PEM private key");
+                assert!(
+                    !row.contains("PRIVATE KEY"),
+                    "{schema}.{table} holds a PEM private key"
+                );
                 for key in private_keys {
-                    assert!(!row.contains(&key.der_hex), "{schema}.{table} holds a private key");
-                    assert!(!row.contains(&key.pem_body), "{schema}.{table} holds a private key");
+                    assert!(
+                        !row.contains(&key.der_hex),
+                        "{schema}.{table} holds a private key"
+                    );
+                    assert!(
+                        !row.contains(&key.pem_body),
+                        "{schema}.{table} holds a private key"
+                    );
                 }
             }
         }

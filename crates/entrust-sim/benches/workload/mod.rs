@@ -1,10 +1,10 @@
 //! The simulator throughput workload, shared by the `throughput` benchmark (full scale) and the
 //! `bench_small` test (small scale, so that the benchmark keeps compiling and working).
 //!
-//! It starts a simulator on a generated scenario over real HTTP on loopback, then measures
-//! `GET /certificates/{trackingId}` requests per second (after one warm-up read of each
-//! order, which signs its certificate) and ECDSA P-256 certificates issued per second through
-//! `POST /certificates` (CSRs made before the clock starts). The client runs in the same
+//! It starts a simulator on a generated scenario over real HTTP on loopback. It then measures
+//! `GET /certificates/{trackingId}` requests per second, after one warm-up read of each order
+//! (which signs its certificate). Last it measures ECDSA P-256 certificates issued per second
+//! through `POST /certificates`, with the CSRs made before timing starts. The client runs in the same
 //! process, so client and simulator share the machine's cores.
 
 use std::sync::Arc;
@@ -70,7 +70,7 @@ impl Scale {
     }
 }
 
-/// What one run measured.
+/// The measurements of one run.
 #[derive(Debug, Clone)]
 pub struct Report {
     /// The scale used.
@@ -81,11 +81,11 @@ pub struct Report {
     pub startup: Duration,
     /// `summary.total` of `GET /certificates` after start.
     pub listed_orders: u64,
-    /// GET requests answered 200 in the measured phase.
+    /// GET requests that returned 200 in the measured phase.
     pub reads_ok: usize,
     /// Duration of the measured GET phase.
     pub read_time: Duration,
-    /// Orders answered 201 in the issue phase.
+    /// Orders that returned 201 in the issue phase.
     pub issued: usize,
     /// Duration of the issue phase.
     pub issue_time: Duration,
@@ -177,7 +177,7 @@ async fn get_certificate(client: &reqwest::Client, base: &str, id: i64) -> anyho
     let status = response.status();
     let body = response.bytes().await?;
     if status != reqwest::StatusCode::OK || body.is_empty() {
-        bail!("GET /certificates/{id} answered {status}");
+        bail!("GET /certificates/{id} returned {status}, expected 200");
     }
     Ok(())
 }
@@ -254,7 +254,7 @@ async fn issue_phase(
                 let status = response.status();
                 let text = response.text().await?;
                 if status != reqwest::StatusCode::CREATED {
-                    bail!("POST /certificates answered {status}: {text}");
+                    bail!("POST /certificates returned {status}, expected 201: {text}");
                 }
                 issued += 1;
             }

@@ -91,7 +91,8 @@ pub async fn organizations(
     ))
 }
 
-/// The BaseClient fields: id, names, verification status and the OV expiry once approved.
+/// Builds the BaseClient fields: id, names, verification status and the OV expiry once
+/// approved.
 fn base_fields(client: &Client) -> Map<String, Value> {
     let mut object = Map::new();
     object.insert("clientId".into(), json!(client.client_id));

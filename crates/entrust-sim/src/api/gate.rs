@@ -2,7 +2,7 @@
 //! (plus the bound client certificate for users that have one), the per-user rate limit, the
 //! handler, and an entry in the request log with the final status.
 //!
-//! Injected faults answer before authentication, like a proxy in front of ECS would. Missing or
+//! Injected faults respond before authentication, as a proxy in front of ECS would. Missing or
 //! wrong credentials, and a missing or wrong bound client certificate, get a 401
 //! ErrorResponse. The log keeps the user name only, never the Authorization header or the key.
 
@@ -39,7 +39,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Returns a 403 unless the user holds `permission`.
+    /// Returns a 403 unless the user has `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
         if self.permissions.contains(&permission) {
             return Ok(());
@@ -212,7 +212,7 @@ fn fault_name(kind: &FaultKind) -> &'static str {
     }
 }
 
-/// The response an injected fault gives in place of the API's.
+/// Builds the response an injected fault returns in place of the API's.
 fn injected_response(sim: &Simulator, kind: &FaultKind) -> Response {
     match kind {
         FaultKind::RateLimit {
@@ -244,7 +244,7 @@ fn server_error(status: StatusCode) -> Response {
     .into_response()
 }
 
-/// A response that is never sent: the connection closes instead.
+/// Builds a response that is never sent, because the connection closes instead.
 fn dropped() -> Response {
     let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
     response.extensions_mut().insert(DropConnection);

@@ -74,8 +74,8 @@ impl CertificateResponse {
     }
 }
 
-/// What signing needs besides the account state: the CA, the keys of scenario orders and the
-/// time.
+/// The inputs of signing besides the account state: the CA, the keys of scenario orders and
+/// the time.
 #[derive(Debug, Clone, Copy)]
 pub struct IssueContext<'a> {
     /// The test CA.

@@ -81,7 +81,7 @@ pub fn read_new_request(body: &Map<String, Value>) -> Result<NewCertificateReque
     })
 }
 
-/// Which request of an existing order a body belongs to.
+/// The kind of request on an existing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SuccessorKind {
     /// `POST /certificates/{trackingId}/reissues`.
@@ -102,7 +102,7 @@ pub struct SuccessorRequest {
 }
 
 /// Reads a reissue or renewal body. A reissue keeps the original expiry, so `certExpiryDate`
-/// and `certLifetime` are a 400 there; `validateOnly` is a 400 on both, because ECS validates
+/// and `certLifetime` are a 400 there. `validateOnly` is a 400 on both, because ECS validates
 /// only new orders. `certType` and `queueForApproval` are ignored: the original's type is kept.
 pub fn read_successor_request(
     body: &Map<String, Value>,

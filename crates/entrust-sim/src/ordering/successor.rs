@@ -1,7 +1,7 @@
 //! The new order a reissue or renewal creates from an existing one.
 //!
-//! The successor keeps the original's certificate type, client and, unless the request says
-//! otherwise, its subject, names, organization, OU, extended key usage and tracking data.
+//! The successor keeps the original's certificate type, client and, unless the request sets
+//! them, its subject, names, organization, OU, extended key usage and tracking data.
 //! Without a CSR it reuses the original's key (its CSR when it has one). A new CSR brings its
 //! own key and names, checked as for a new order. Every name must still be in a usable domain
 //! of the client, and the client must still be APPROVED.

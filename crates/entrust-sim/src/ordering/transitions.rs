@@ -1,8 +1,8 @@
 //! Status changes of an existing order: the PATCH operations (APPROVE, DECLINE, SUSPEND,
 //! UNSUSPEND) and deactivation.
 //!
-//! APPROVE and DECLINE need a PENDING order, SUSPEND a READY or ACTIVE one, UNSUSPEND a
-//! SUSPENDED one, and deactivation an ACTIVE one; any other status is a 400 that names it.
+//! APPROVE and DECLINE need a PENDING order. SUSPEND needs a READY or ACTIVE one, UNSUSPEND a
+//! SUSPENDED one, and deactivation an ACTIVE one. Any other status is a 400 that names it.
 //! The status checked is the one reported now, so an expired certificate cannot be suspended.
 //! A declined order gives back the inventory unit it consumed when it was queued.
 

@@ -77,7 +77,7 @@ pub struct Scenario {
     /// Orders that exist at start, numbered from `account.firstTrackingId` in file order.
     #[serde(default)]
     pub orders: Vec<ScenarioOrder>,
-    /// Certificates the account knows without having ordered them (trackingId 0).
+    /// Certificates the account has on record without having ordered them (trackingId 0).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub third_party_certificates: Vec<ThirdPartyCertificate>,
 }

@@ -1,5 +1,5 @@
 //! Scenario entries for certificates: orders placed through ECS and third-party certificates
-//! that the account knows without having ordered them.
+//! that the account has on record without having ordered them.
 
 use serde::{Deserialize, Serialize};
 
@@ -84,7 +84,7 @@ pub struct ScenarioOrder {
     pub chain_pem: Vec<String>,
 }
 
-/// A certificate the account knows but did not order through ECS (found by discovery, for
+/// A certificate the account has on record but did not order through ECS (found by discovery, for
 /// example). ECS lists it with trackingId 0, `isThirdParty: true` and a `uri` under
 /// `/enterprise/v2/certificates/thumbprints/<SHA-1>`, and reports its status as UNKNOWN.
 #[derive(Debug, Clone, Serialize, Deserialize)]

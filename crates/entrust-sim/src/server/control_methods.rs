@@ -48,8 +48,8 @@ impl RunningSimulator {
             .with_context(|| format!("failed to suspend order {tracking_id}"))
     }
 
-    /// Revokes a certificate with CRL reason `reason` (any name of the 2.1.0 specification or
-    /// `unspecified`), as if done in the Entrust portal; the same as
+    /// Revokes a certificate with CRL reason `reason`, as if done in the Entrust portal. Any
+    /// name of the 2.1.0 specification or `unspecified` is accepted. The same as
     /// `POST /_sim/certificates/{trackingId}/revoke`.
     pub fn revoke(
         &self,
@@ -66,8 +66,8 @@ impl RunningSimulator {
             .with_context(|| format!("failed to revoke order {tracking_id}"))
     }
 
-    /// Returns how the certificate of `tracking_id` was revoked (by a revocation or a
-    /// reissue), which ECS itself does not show; `None` while it is not revoked.
+    /// Returns how the certificate of `tracking_id` was revoked, by a revocation or a reissue,
+    /// or `None` while it is not revoked. ECS itself does not show this.
     pub fn revocation(&self, tracking_id: i64) -> anyhow::Result<Option<Revocation>> {
         let state = self.sim.state();
         let order = state

@@ -85,7 +85,7 @@ pub async fn serve(
     }
 }
 
-/// What serving one connection needs.
+/// The builder, router and shutdown watcher that serve one connection.
 struct Connection {
     builder: auto::Builder<TokioExecutor>,
     router: Router,

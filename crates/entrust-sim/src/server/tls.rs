@@ -1,6 +1,6 @@
 //! The rustls configuration of the HTTPS listener.
 //!
-//! The server asks every client for a certificate but does not require one, and accepts any
+//! The server requests a certificate from every client but does not require one, and accepts any
 //! certificate whose handshake signature verifies. Whether it is the right one is decided per
 //! API user after Basic authentication, by comparing it byte for byte with the certificate
 //! bound to that user. Users without a bound certificate connect without one.

@@ -3,8 +3,8 @@
 //! While a domain awaits verification (INITIAL_VERIFICATION or RE_VERIFICATION), ECS shows the
 //! values the owner must publish: a TXT record, a file for the web server, or the addresses the
 //! verification mail went to. Each add or re-verify draws new random values, which become
-//! visible only after the account's delay; until then the previous values (if any) are shown,
-//! which is how clients tell that new values have arrived.
+//! visible only after the account's delay. Until then the previous values (if any) are shown,
+//! so clients can tell when new values have arrived.
 
 use std::collections::HashMap;
 

@@ -17,7 +17,7 @@ pub struct OrderCsr {
     pub spki_der: Vec<u8>,
 }
 
-/// Where the subject key of an order comes from.
+/// The source of an order's subject key.
 #[derive(Debug, Clone)]
 pub enum KeyMaterial {
     /// A scenario order whose key and CSR are generated the first time a request needs them.
@@ -76,7 +76,7 @@ impl OrderCertificate {
     }
 }
 
-/// How and when an order's certificate was revoked. ECS shows none of this; the control API
+/// The time, reason and comment of a revocation. ECS shows none of this, but the control API
 /// reports it so that tests can see that a reissue revoked the old certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -98,7 +98,7 @@ pub struct Order {
     pub tracking_id: i64,
     /// Stored status; see [`Order::status_at`] for the reported one.
     pub status: CertificateStatus,
-    /// A certificate the account knows without having ordered it.
+    /// A certificate the account has on record without having ordered it.
     pub third_party: bool,
     /// Certificate type; empty for third-party certificates.
     pub cert_type: String,

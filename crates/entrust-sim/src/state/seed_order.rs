@@ -22,7 +22,7 @@ const DEFAULT_ISSUED_DAYS_AGO: i64 = 30;
 const DEFAULT_EXPIRES_IN_DAYS: i64 = 335;
 const DEFAULT_PENDING_EXPIRES_IN_DAYS: i64 = 365;
 
-/// What every seeded order reads from the rest of the scenario.
+/// The parts of the scenario that every seeded order reads.
 pub(super) struct SeedContext<'a> {
     pub now: OffsetDateTime,
     pub organizations: &'a [Organization],
@@ -222,6 +222,7 @@ fn fill_from_certificate(
     for issuer in chain_pem {
         chain.push(parse_certificate_pem(issuer).map_err(unreadable)?.pem);
     }
+
     order.common_name = facts
         .common_name
         .clone()
@@ -234,6 +235,7 @@ fn fill_from_certificate(
     order.key_material = KeyMaterial::PublicKey(facts.spki_der);
     order.signing_alg = facts.signing_alg.to_owned();
     order.requested_expiry = facts.not_after;
+
     order.certificate = Some(OrderCertificate {
         serial: facts.serial,
         not_before: facts.not_before,

@@ -200,7 +200,7 @@ async fn specified_email_may_use_a_parent_domain() {
 }
 
 #[tokio::test]
-async fn reverify_of_approved_domain_keeps_it_usable_with_new_values() {
+async fn reverified_approved_domain_stays_usable() {
     let sim = TestSim::start().await;
 
     let first = sim
@@ -265,7 +265,7 @@ async fn reverify_can_change_method_and_restart_lapsed_domain() {
 }
 
 #[tokio::test]
-async fn go_client_reverify_without_content_type_and_trailing_space() {
+async fn go_client_style_reverify_succeeds() {
     let sim = TestSim::start().await;
     let request = sim
         .http

@@ -28,8 +28,8 @@ async fn start_tls(scenario: Scenario) -> RunningSimulator {
     .expect("simulator starts with TLS")
 }
 
-/// A client that trusts only the simulator's root and presents `identity` (PEM certificate
-/// followed by PEM key), if given.
+/// Builds a client that trusts only the simulator's root and presents `identity` (PEM
+/// certificate followed by PEM key), if given.
 fn tls_client(sim: &RunningSimulator, identity: Option<String>) -> reqwest::Client {
     let root = reqwest::Certificate::from_pem(sim.root_ca_pem().as_bytes()).unwrap();
     let mut builder = reqwest::Client::builder().tls_certs_only([root]);
@@ -51,7 +51,7 @@ async fn get(
     reply(request).await
 }
 
-/// A self-signed client certificate and key the test holds, as PEM.
+/// Returns a self-signed client certificate and its key, as PEM.
 fn own_certificate(common_name: &str) -> (String, String) {
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();

@@ -79,7 +79,7 @@ async fn rejected_requests_change_nothing() {
 }
 
 #[tokio::test]
-async fn limit_is_off_by_default_and_set_at_runtime() {
+async fn quota_changes_at_runtime() {
     let sim = TestSim::start().await;
     for _ in 0..50 {
         assert_eq!(sim.get("/application/version").await.status, StatusCode::OK);

@@ -67,7 +67,6 @@ pub async fn list(
         .list_certificates(proto::ListCertificatesRequest {
             page_size: query.limit()?,
             page_token: query.page_token()?,
-            ..Default::default()
         })
         .await
         .map_err(|status| from_status(&status))?

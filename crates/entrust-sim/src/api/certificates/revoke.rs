@@ -1,6 +1,6 @@
 //! `POST /certificates/{trackingId}/revocations`, `POST /certificates/{trackingId}/deactivations`
-//! and `PUT /certificates/{trackingId}/tracking`. Each answers 200 `{}` on success: ECS
-//! documents no body, and clients that parse one get an empty object.
+//! and `PUT /certificates/{trackingId}/tracking`. Each returns 200 `{}` on success, because ECS
+//! documents no body and clients that parse one then get an empty object.
 
 use std::sync::Arc;
 
@@ -57,7 +57,10 @@ pub async fn update_tracking(
 ) -> Result<Json<Value>, ApiError> {
     let tracking_id = path_integer(tracking_id, "trackingId")?;
     let tracking = read_tracking_body(&parse_object(&body)?)?;
-    let mut state = sim.state();
-    state.order_mut(tracking_id)?.tracking = tracking;
+    sim.state().order_mut(tracking_id)?.tracking = tracking;
+    tracing::info!(
+        tracking.id = tracking_id,
+        "Simulated certificate tracking data replaced"
+    );
     Ok(Json(json!({})))
 }
