@@ -2,8 +2,10 @@
 # Starts Certitude for local use: the Entrust simulator with the demo scenario and the five
 # services as separate processes, against the local Postgres and NATS. Stop with Ctrl-C.
 #
-# State that must survive restarts lives in .run/ (ignored by git): the master key and the admin
-# token, each readable only by the owner.
+# The simulator keeps its state in memory and starts from its scenario each time, so every start
+# also starts Certitude's database afresh (`certitude provision --reset`); the data of the
+# previous run is dropped. The master key and the admin token stay in .run/ (ignored by git,
+# readable only by the owner).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,10 +19,10 @@ bin=target/debug
 
 admin_url=${CERTITUDE_ADMIN_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 database=${CERTITUDE_DATABASE:-certitude}
-"$bin/certitude" provision --admin-url "$admin_url" --database "$database" >/dev/null
+"$bin/certitude" provision --reset --admin-url "$admin_url" --database "$database" >/dev/null
 
 umask 077
-[[ -s $run_dir/master.keys ]] || "$bin/certitude" generate-master-key --id dev1 >"$run_dir/master.keys"
+[[ -s $run_dir/master.keys ]] || "$bin/certitude" generate-master-key --id "dev-$(date +%Y%m%d%H%M%S)" >"$run_dir/master.keys"
 [[ -s $run_dir/admin.token ]] || echo "ctk_dev_$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')" >"$run_dir/admin.token"
 umask 022
 
@@ -36,7 +38,8 @@ stop_all() {
   kill "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
 
 # start NAME LOGFILE COMMAND...: runs a process in the background with its output in a log file.
 start() {

@@ -42,7 +42,10 @@ fn type_name(field: &FieldDescriptorProto) -> String {
             .next()
             .unwrap_or_default()
             .to_owned(),
-        other => other.as_str_name().trim_start_matches("TYPE_").to_ascii_lowercase(),
+        other => other
+            .as_str_name()
+            .trim_start_matches("TYPE_")
+            .to_ascii_lowercase(),
     };
     if field.label() == Label::Repeated {
         format!("repeated {base}")
@@ -99,8 +102,13 @@ fn render() -> String {
 fn events_doc_matches_event_messages() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/events.md");
     let doc = std::fs::read_to_string(&path).expect("docs/events.md exists");
-    let start = doc.find(BEGIN).expect("docs/events.md has the generated block's start marker");
-    let end = doc.find(END).expect("docs/events.md has the generated block's end marker") + END.len();
+    let start = doc
+        .find(BEGIN)
+        .expect("docs/events.md has the generated block's start marker");
+    let end = doc
+        .find(END)
+        .expect("docs/events.md has the generated block's end marker")
+        + END.len();
     let rendered = render();
 
     if std::env::var_os("UPDATE_EVENTS_DOC").is_some() {

@@ -7,7 +7,7 @@
 //! up over all matching faults and is added after the request was handled, so a client that
 //! times out may still have changed the state. Of the other kinds the first armed match
 //! responds in place of the API. Commit-then-fail lets the next successful `POST /certificates`
-//! create its order (and consume inventory) and then answers 500 or drops the connection.
+//! create its order (and consume inventory) and then responds 500 or drops the connection.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -126,7 +126,7 @@ pub struct RequestFaults {
     /// Total delay to add to the response.
     pub delay: Duration,
     /// A response to give in place of the API's.
-    pub answer: Option<FaultKind>,
+    pub replacement: Option<FaultKind>,
 }
 
 /// The armed faults.
@@ -184,7 +184,7 @@ impl FaultPlan {
                     faults.delay += Duration::from_millis(*delay_ms);
                 }
                 FaultKind::CommitThenFail { .. } => continue,
-                kind if faults.answer.is_none() => faults.answer = Some(kind.clone()),
+                kind if faults.replacement.is_none() => faults.replacement = Some(kind.clone()),
                 _ => continue,
             }
             consume(armed);
@@ -240,9 +240,9 @@ mod tests {
         plan.arm(fault(FaultKind::ServerError { status: 503 }, Some(2)));
 
         let path = "/enterprise/v2/certificates";
-        let first = plan.take_for_request("GET", path).answer;
-        let second = plan.take_for_request("GET", path).answer;
-        let third = plan.take_for_request("GET", path).answer;
+        let first = plan.take_for_request("GET", path).replacement;
+        let second = plan.take_for_request("GET", path).replacement;
+        let third = plan.take_for_request("GET", path).replacement;
 
         assert_eq!(first, Some(FaultKind::ServerError { status: 503 }));
         assert_eq!(second, Some(FaultKind::ServerError { status: 503 }));
@@ -251,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn latency_adds_up_and_combines_with_an_answer() {
+    fn latency_adds_up_beside_a_replacement() {
         let plan = FaultPlan::default();
         plan.arm(fault(FaultKind::Latency { delay_ms: 100 }, None));
         plan.arm(fault(FaultKind::Latency { delay_ms: 50 }, Some(1)));
@@ -260,7 +260,7 @@ mod tests {
         let faults = plan.take_for_request("GET", "/enterprise/v2/clients");
 
         assert_eq!(faults.delay, Duration::from_millis(150));
-        assert_eq!(faults.answer, Some(FaultKind::DropConnection));
+        assert_eq!(faults.replacement, Some(FaultKind::DropConnection));
         assert_eq!(plan.armed().len(), 1, "the uncounted latency stays armed");
     }
 
@@ -280,9 +280,9 @@ mod tests {
         let other_path = plan.take_for_request("POST", "/enterprise/v2/clients");
         let matching = plan.take_for_request("POST", "/enterprise/v2/certificates/5/renewals");
 
-        assert_eq!(other_method.answer, None);
-        assert_eq!(other_path.answer, None);
-        assert!(matching.answer.is_some());
+        assert_eq!(other_method.replacement, None);
+        assert_eq!(other_path.replacement, None);
+        assert!(matching.replacement.is_some());
     }
 
     #[test]

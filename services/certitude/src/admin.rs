@@ -25,6 +25,11 @@ pub struct ProvisionArgs {
     /// Database to create (when missing) and provision.
     #[arg(long, env = "CERTITUDE_DATABASE", default_value = "certitude")]
     database: String,
+
+    /// Drops the database first, deleting all its data: for a development setup whose Entrust
+    /// simulator starts from its scenario again.
+    #[arg(long)]
+    reset: bool,
 }
 
 /// Creates the database when missing, then each service's role and schema in it.
@@ -35,6 +40,17 @@ pub async fn provision(args: ProvisionArgs) -> anyhow::Result<()> {
         .connect(&args.admin_url)
         .await
         .context("failed to connect with the administrator URL")?;
+    if args.reset {
+        // The name was validated as an identifier above, so it can be quoted safely.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            args.database
+        )))
+        .execute(&admin)
+        .await
+        .with_context(|| format!("failed to drop database {}", args.database))?;
+        println!("dropped database {}", args.database);
+    }
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&args.database)

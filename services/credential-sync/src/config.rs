@@ -22,19 +22,19 @@ pub struct Config {
 
     /// Time between two scheduled catalog syncs of each credential, such as 6h or 90m.
     #[arg(long, env = "CERTITUDE_CATALOG_SYNC_INTERVAL", default_value = "6h",
-        value_parser = positive_duration, help_heading = "Entrust")]
+        value_parser = config::positive_duration, help_heading = "Entrust")]
     pub catalog_sync_interval: Duration,
 
     /// Limit on one HTTP attempt to Entrust, from connecting to the end of the response, such
     /// as 60s.
     #[arg(long, env = "CERTITUDE_ENTRUST_TIMEOUT", default_value = "60s",
-        value_parser = positive_duration, help_heading = "Entrust")]
+        value_parser = config::positive_duration, help_heading = "Entrust")]
     pub entrust_timeout: Duration,
 
     /// Whether credentials may use a plain-HTTP API URL on a loopback host (127.0.0.1, ::1,
     /// localhost), as a local Entrust simulator serves. Remote hosts always need https.
     #[arg(long, env = "CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", default_value = "false",
-        action = ArgAction::Set, value_parser = boolean, help_heading = "Entrust")]
+        action = ArgAction::Set, value_parser = config::boolean, help_heading = "Entrust")]
     pub entrust_allow_loopback_http: bool,
 }
 
@@ -56,23 +56,6 @@ impl Config {
         V: Into<OsString>,
     {
         config::load_from_vars::<Standalone, _, _>(pairs).map(|standalone| standalone.config)
-    }
-}
-
-fn positive_duration(value: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(value.trim())
-        .map_err(|_| "expected a duration such as 30s, 15m or 6h".to_owned())?;
-    if duration.is_zero() {
-        return Err("expected a duration greater than zero".to_owned());
-    }
-    Ok(duration)
-}
-
-fn boolean(value: &str) -> Result<bool, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err("expected true or false".to_owned()),
     }
 }
 

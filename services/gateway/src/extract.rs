@@ -2,6 +2,7 @@
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -54,25 +55,54 @@ where
 fn problem_for(rejection: &JsonRejection) -> Problem {
     match rejection {
         JsonRejection::JsonDataError(error) => {
-            // serde's message names the field and the expected type, for example
-            // "missing field `api_key` at line 1 column 20".
+            // axum reports the field's path before serde's message, for example
+            // "dns_names[0]: invalid type: integer `5`, expected a string at line 1 column 20".
             let detail = std::error::Error::source(error)
                 .map_or_else(|| error.body_text(), ToString::to_string);
-            match missing_field(&detail) {
-                Some(field) => Problem::invalid_field(&field, "is required"),
-                None => Problem::malformed_body(detail),
-            }
+            problem_for_data_error(&detail)
         }
         JsonRejection::MissingJsonContentType(_) => {
             Problem::malformed_body("send the body as JSON with Content-Type: application/json")
         }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Problem::payload_too_large(
+            format!("the body is larger than {} bytes", crate::MAX_BODY_BYTES),
+        ),
         other => Problem::malformed_body(other.body_text()),
     }
 }
 
-fn missing_field(message: &str) -> Option<String> {
-    let rest = message.split("missing field `").nth(1)?;
-    rest.split('`').next().map(str::to_owned)
+/// Turns serde's message about a well-formed JSON body of the wrong shape into a problem that
+/// names the field.
+fn problem_for_data_error(detail: &str) -> Problem {
+    if let Some(field) = between(detail, "missing field `", "`") {
+        return Problem::invalid_field(field, "is required: add it to the request body");
+    }
+    if let Some(field) = between(detail, "unknown field `", "`") {
+        return Problem::invalid_field(
+            field,
+            "is not a field of this request: remove it (see docs/api.md for the fields)",
+        );
+    }
+    if detail.contains("expected struct") || detail.contains("expected a map") {
+        return Problem::malformed_body("the body must be a JSON object");
+    }
+    match detail.split_once(": ") {
+        Some((path, reason)) if path != "." && !path.contains(' ') => {
+            Problem::invalid_field(path, without_position(reason))
+        }
+        _ => Problem::malformed_body(detail),
+    }
+}
+
+/// Returns the text between the first `start` and the next `end` after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = text.split_once(start)?.1;
+    rest.split_once(end).map(|(inside, _)| inside)
+}
+
+/// Drops serde's " at line L column C" suffix, which means nothing to an API client.
+fn without_position(reason: &str) -> &str {
+    reason.split(" at line ").next().unwrap_or(reason)
 }
 
 #[cfg(test)]
@@ -81,8 +111,32 @@ mod tests {
 
     #[test]
     fn missing_field_is_named() {
-        let field = missing_field("missing field `api_key` at line 1 column 20");
-        assert_eq!(field.as_deref(), Some("api_key"));
-        assert_eq!(missing_field("invalid type: string"), None);
+        let problem = problem_for_data_error("missing field `api_key` at line 1 column 20");
+        assert_eq!(problem.invalid_params[0].name, "api_key");
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let problem = problem_for_data_error("unknown field `colour`, expected one of `name`");
+        assert_eq!(problem.invalid_params[0].name, "colour");
+    }
+
+    #[test]
+    fn wrong_type_names_path_without_position() {
+        let problem = problem_for_data_error(
+            "dns_names[0]: invalid type: integer `5`, expected a string at line 1 column 20",
+        );
+        assert_eq!(problem.invalid_params[0].name, "dns_names[0]");
+        assert_eq!(
+            problem.invalid_params[0].reason,
+            "invalid type: integer `5`, expected a string"
+        );
+    }
+
+    #[test]
+    fn array_body_does_not_leak_type_names() {
+        let problem =
+            problem_for_data_error("invalid type: sequence, expected struct AddCredential");
+        assert_eq!(problem.detail, "the body must be a JSON object");
     }
 }

@@ -19,13 +19,12 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use certitude_platform::clock::SharedClock;
 use certitude_platform::config::CommonConfig;
-use certitude_platform::db::{self, DbSettings};
-use certitude_platform::health::{self, NatsCheck, PostgresCheck, Readiness};
+use certitude_platform::health;
+use certitude_platform::service;
 use certitude_platform::shutdown::Shutdown;
 use certitude_platform::telemetry::set_parent_from_headers;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -35,6 +34,9 @@ use crate::clients::ServiceClients;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The gateway's Postgres `application_name` and NATS connection name.
+const APPLICATION_NAME: &str = "certitude-gateway";
 
 /// The gateway's settings.
 #[derive(Debug, Clone, clap::Parser)]
@@ -128,7 +130,7 @@ pub async fn start(
     clock: SharedClock,
     shutdown: Shutdown,
 ) -> anyhow::Result<RunningService> {
-    let pool = connect(&config).await?;
+    let pool = service::connect_database(&config.common, APPLICATION_NAME, &MIGRATOR).await?;
     if let Some(token) = &config.bootstrap_admin_token {
         auth::store_bootstrap_token(&pool, token.expose_secret(), clock.now())
             .await
@@ -140,21 +142,10 @@ pub async fn start(
         &config.inventory_url,
         Duration::from_secs(config.service_timeout_secs),
     )?;
-    let nats = async_nats::connect(config.common.nats_url.expose_secret())
-        .await
-        .context("failed to connect to NATS")?;
+    let nats = service::connect_nats(&config.common, APPLICATION_NAME).await?;
 
-    let api_listener = TcpListener::bind(config.api_listen)
-        .await
-        .with_context(|| format!("failed to bind the API listener on {}", config.api_listen))?;
-    let http_listener = TcpListener::bind(config.common.http_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "failed to bind the health listener on {}",
-                config.common.http_listen
-            )
-        })?;
+    let api_listener = service::bind(config.api_listen, "CERTITUDE_API_LISTEN").await?;
+    let http_listener = service::bind(config.common.http_listen, "CERTITUDE_HTTP_LISTEN").await?;
     let api_addr = api_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
@@ -172,13 +163,7 @@ pub async fn start(
             .await
             .context("REST API server failed")
     });
-    let readiness = Readiness::new(
-        vec![
-            Box::new(PostgresCheck::new(pool)),
-            Box::new(NatsCheck::new(nats)),
-        ],
-        Duration::from_secs(2),
-    );
+    let readiness = service::readiness(pool, nats);
     let health_shutdown = shutdown.cancelled();
     tasks.spawn(async move {
         health::serve(http_listener, readiness, health_shutdown)
@@ -193,24 +178,6 @@ pub async fn start(
     })
 }
 
-async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    let mut settings = DbSettings::new(
-        SecretString::from(config.common.database_url.expose_secret()),
-        config.common.db_schema.as_str(),
-    );
-    settings.max_connections = config.common.db_max_connections;
-    settings.application_name = Some("certitude-gateway".to_owned());
-    let pool = db::connect(&settings)
-        .await
-        .context("failed to connect to Postgres")?;
-    if config.common.run_migrations {
-        db::migrate(&pool, &MIGRATOR)
-            .await
-            .context("failed to migrate the gateway schema")?;
-    }
-    Ok(pool)
-}
-
 /// Builds the API router: every `/v1` route behind authentication, with a span per request.
 pub fn router(state: AppState) -> axum::Router {
     routes::v1()
@@ -220,7 +187,10 @@ pub fn router(state: AppState) -> axum::Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(trace_request))
-        .fallback(|| async { problem::Problem::not_found("no such route; see the README") })
+        .fallback(|| async {
+            problem::Problem::not_found("no such route; docs/api.md lists the routes")
+        })
+        .method_not_allowed_fallback(|| async { problem::Problem::method_not_allowed() })
         .with_state(state)
 }
 

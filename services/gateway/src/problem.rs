@@ -80,6 +80,26 @@ impl Problem {
         )
     }
 
+    /// 405: the route exists, but not with this method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "this route does not accept the method; docs/api.md lists the routes and methods",
+        )
+    }
+
+    /// 413: the body is over the size limit.
+    pub fn payload_too_large(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Body too large",
+            detail,
+        )
+    }
+
     /// 401: no valid bearer token.
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
         Self::new(
@@ -145,9 +165,14 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let mut response = (status, Json(self)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"certitude\""),
+            );
+        }
         response
     }
 }
@@ -158,7 +183,7 @@ pub fn from_status(status: &tonic::Status) -> Problem {
     let message = status.message();
     match status.code() {
         Code::InvalidArgument => match message.split_once(": ") {
-            Some((field, reason)) if is_field_name(field) => Problem::invalid_field(field, reason),
+            Some((field, reason)) if is_field_name(field) => rest_field(field, reason),
             _ => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid-request",
@@ -178,6 +203,18 @@ pub fn from_status(status: &tonic::Status) -> Problem {
             tracing::error!(grpc.code = ?status.code(), grpc.message = message, "service call failed");
             Problem::internal()
         }
+    }
+}
+
+/// Names a service's paging field as the REST API calls it.
+fn rest_field(field: &str, reason: &str) -> Problem {
+    match field {
+        "page_token" => Problem::invalid_field(
+            "cursor",
+            "is not a cursor from a previous page: pass next_cursor unchanged",
+        ),
+        "page_size" => Problem::invalid_field("limit", reason),
+        _ => Problem::invalid_field(field, reason),
     }
 }
 
@@ -215,6 +252,23 @@ mod tests {
         let status = tonic::Status::invalid_argument("dns_names[0]: not a DNS name");
         let problem = from_status(&status);
         assert_eq!(problem.invalid_params[0].name, "dns_names[0]");
+    }
+
+    #[test]
+    fn page_token_is_reported_as_cursor() {
+        let status = tonic::Status::invalid_argument("page_token: not a page token");
+        let problem = from_status(&status);
+        assert_eq!(problem.invalid_params[0].name, "cursor");
+        assert!(problem.invalid_params[0].reason.contains("next_cursor"));
+    }
+
+    #[test]
+    fn unauthorized_response_names_bearer_scheme() {
+        let response = Problem::unauthenticated("no token").into_response();
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"certitude\""
+        );
     }
 
     #[test]

@@ -174,3 +174,45 @@ async fn viewer_cannot_add_credentials() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(problem["detail"].as_str().unwrap().contains("operator"));
 }
+
+#[tokio::test]
+async fn wrong_method_is_a_problem() {
+    let db = TestDb::new().await;
+    let app = app(&db).await;
+    let request = Request::delete("/v1/orders")
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+
+    let (status, problem) = send(&app, request).await;
+
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(problem["status"], 405);
+}
+
+#[tokio::test]
+async fn oversized_body_is_payload_too_large() {
+    let db = TestDb::new().await;
+    let app = app(&db).await;
+    let name = "x".repeat(certitude_gateway::MAX_BODY_BYTES);
+    let body = format!(r#"{{"name":"{name}","username":"u","api_key":"k"}}"#);
+
+    let (status, problem) = send(&app, post("/v1/credentials", Some(ADMIN_TOKEN), &body)).await;
+
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(problem["detail"].as_str().unwrap().contains("bytes"));
+}
+
+#[tokio::test]
+async fn unauthorized_answer_names_bearer_scheme() {
+    let db = TestDb::new().await;
+    let app = app(&db).await;
+
+    let response = app
+        .clone()
+        .oneshot(Request::get("/v1/orders").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"certitude\"");
+}

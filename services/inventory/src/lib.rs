@@ -15,8 +15,6 @@ pub mod key_service;
 pub mod key_store;
 pub mod keys;
 mod service;
-mod tasks;
 
 pub use config::Config;
-pub use service::{MIGRATOR, SERVICE_NAME, start};
-pub use tasks::RunningService;
+pub use service::{MIGRATOR, RunningService, SERVICE_NAME, start};

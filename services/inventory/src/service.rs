@@ -1,40 +1,51 @@
 //! Starting the inventory: the database, NATS, the gRPC and health servers, the outbox relay
 //! and the CertificateIssued consumer.
 
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use anyhow::Context;
-use async_nats::jetstream;
 use certitude_platform::clock::SharedClock;
-use certitude_platform::config::CommonConfig;
 use certitude_platform::consumer::{ConsumerSettings, run_consumer};
-use certitude_platform::db::{self, DbSettings};
-use certitude_platform::events::{self, Event, EventsSettings};
+use certitude_platform::events::Event;
 use certitude_platform::grpc::GrpcServer;
-use certitude_platform::health::{self, NatsCheck, PostgresCheck, Readiness};
+use certitude_platform::health;
 use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
+use certitude_platform::service::{self, Backends, ServiceTasks};
 use certitude_platform::shutdown::Shutdown;
 use certitude_proto::events::v1::CertificateIssued;
 use certitude_proto::inventory::v1::inventory_service_server::InventoryServiceServer;
-use secrecy::SecretString;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::grpc::InventoryApi;
 use crate::ingest::{self, CertificateIssuedHandler};
 use crate::key_service::KeyService;
-use crate::tasks::{RunningService, Tasks};
 
 /// The inventory's own migrations, applied after the platform's.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Name the inventory gives itself in event envelopes and in Postgres' `application_name`.
+/// Name the inventory gives itself in event envelopes; `certitude-inventory` is its Postgres
+/// `application_name` and NATS connection name.
 pub const SERVICE_NAME: &str = "inventory";
 
-/// How long one readiness check of Postgres or NATS may take.
-const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+/// A started service: the addresses it listens on and its tasks.
+#[derive(Debug)]
+pub struct RunningService {
+    /// Bound address of the gRPC server.
+    pub grpc_addr: SocketAddr,
+    /// Bound address of the HTTP server for `/healthz` and `/readyz`.
+    pub http_addr: SocketAddr,
+    tasks: ServiceTasks,
+}
+
+impl RunningService {
+    /// Waits until every task has stopped (after the shutdown fires, or after one task failed
+    /// and stopped the others) and returns the first failure.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.tasks.wait().await?;
+        Ok(())
+    }
+}
 
 /// Starts the service and returns at once, with every task spawned.
 ///
@@ -56,23 +67,21 @@ pub async fn start(
     let keyring = common
         .keyring()
         .context("the inventory seals private keys and needs a master key")?;
-    let pool = connect_database(common).await?;
-    let nats = async_nats::connect(common.nats_url.expose_secret())
-        .await
-        .with_context(|| format!("connecting to NATS at {} failed", common.nats_url))?;
-    let jetstream = jetstream::new(nats.clone());
-    let events = events_settings(common);
-    events::ensure_streams(&jetstream, &events)
-        .await
-        .context("creating the event streams failed")?;
+    let application_name = format!("certitude-{SERVICE_NAME}");
+    let Backends {
+        pool,
+        nats,
+        jetstream,
+        events,
+    } = Backends::connect(common, &application_name, &MIGRATOR).await?;
 
-    let grpc_listener = bind(common.grpc_listen, "CERTITUDE_GRPC_LISTEN").await?;
-    let http_listener = bind(common.http_listen, "CERTITUDE_HTTP_LISTEN").await?;
+    let grpc_listener = service::bind(common.grpc_listen, "CERTITUDE_GRPC_LISTEN").await?;
+    let http_listener = service::bind(common.http_listen, "CERTITUDE_HTTP_LISTEN").await?;
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
     let stop = shutdown.child();
-    let mut tasks = Tasks::new(stop.clone());
+    let mut tasks = ServiceTasks::new(stop.clone());
 
     let keys = KeyService::new(pool.clone(), keyring, clock.clone(), config.keygen_slots());
     let api = InventoryApi::new(keys, pool.clone(), clock.clone());
@@ -83,13 +92,7 @@ pub async fn start(
         Ok(())
     });
 
-    let readiness = Readiness::new(
-        vec![
-            Box::new(PostgresCheck::new(pool.clone())),
-            Box::new(NatsCheck::new(nats.clone())),
-        ],
-        READINESS_TIMEOUT,
-    );
+    let readiness = service::readiness(pool.clone(), nats);
     let health_stop = stop.cancelled();
     tasks.spawn("health-server", async move {
         health::serve(http_listener, readiness, health_stop).await?;
@@ -123,38 +126,9 @@ pub async fn start(
     });
 
     tracing::info!(grpc.address = %grpc_addr, http.address = %http_addr, "inventory started");
-    Ok(RunningService::new(grpc_addr, http_addr, tasks))
-}
-
-async fn connect_database(common: &CommonConfig) -> anyhow::Result<PgPool> {
-    let mut settings = DbSettings::new(
-        SecretString::from(common.database_url.expose_secret()),
-        common.db_schema.as_str(),
-    );
-    settings.max_connections = common.db_max_connections;
-    settings.application_name = Some(format!("certitude-{SERVICE_NAME}"));
-    let pool = db::connect(&settings)
-        .await
-        .with_context(|| format!("connecting to Postgres at {} failed", common.database_url))?;
-    if common.run_migrations {
-        db::migrate(&pool, &MIGRATOR)
-            .await
-            .with_context(|| format!("migrating schema {} failed", common.db_schema))?;
-    }
-    Ok(pool)
-}
-
-/// Returns the stream settings: the configured stream, subject prefix and dead-letter stream;
-/// dead letters go to subjects under `<prefix>_dlq`.
-fn events_settings(common: &CommonConfig) -> EventsSettings {
-    let mut events =
-        EventsSettings::new(common.event_stream.as_str(), common.subject_prefix.as_str());
-    events.dead_letter_stream = common.dead_letter_stream.as_str().to_owned();
-    events
-}
-
-async fn bind(address: std::net::SocketAddr, variable: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address)
-        .await
-        .with_context(|| format!("binding {address} (from {variable}) failed"))
+    Ok(RunningService {
+        grpc_addr,
+        http_addr,
+        tasks,
+    })
 }

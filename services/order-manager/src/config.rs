@@ -31,18 +31,18 @@ pub struct Config {
 
     /// Deadline of one call to credential-sync or inventory, such as 30s.
     #[arg(long, env = "CERTITUDE_SERVICE_CALL_TIMEOUT", default_value = "30s",
-        value_parser = positive_duration, help_heading = "Services")]
+        value_parser = config::positive_duration, help_heading = "Services")]
     pub service_call_timeout: Duration,
 
     /// Limit on one HTTP attempt to Entrust, from connecting to the end of the response.
     #[arg(long, env = "CERTITUDE_ENTRUST_TIMEOUT", default_value = "60s",
-        value_parser = positive_duration, help_heading = "Entrust")]
+        value_parser = config::positive_duration, help_heading = "Entrust")]
     pub entrust_timeout: Duration,
 
     /// How long a resolved credential is reused before credential-sync is asked again, so a
     /// rotated API key takes effect within this time.
     #[arg(long, env = "CERTITUDE_CREDENTIAL_CACHE_TTL", default_value = "5m",
-        value_parser = positive_duration, help_heading = "Entrust")]
+        value_parser = config::positive_duration, help_heading = "Entrust")]
     pub credential_cache_ttl: Duration,
 
     /// Validity of a new certificate, in days, when the request names none. Public TLS
@@ -54,13 +54,13 @@ pub struct Config {
     /// Time between two rounds of the poller, and the first wait before an order not yet
     /// issued is checked again, such as 10s.
     #[arg(long, env = "CERTITUDE_ORDER_POLL_INTERVAL", default_value = "10s",
-        value_parser = positive_duration, help_heading = "Orders")]
+        value_parser = config::positive_duration, help_heading = "Orders")]
     pub poll_interval: Duration,
 
     /// Upper bound of the wait between two checks of one order; the wait doubles from
     /// CERTITUDE_ORDER_POLL_INTERVAL up to this.
     #[arg(long, env = "CERTITUDE_ORDER_POLL_MAX_BACKOFF", default_value = "1h",
-        value_parser = positive_duration, help_heading = "Orders")]
+        value_parser = config::positive_duration, help_heading = "Orders")]
     pub poll_max_backoff: Duration,
 
     /// Orders claimed per poller round.
@@ -71,13 +71,13 @@ pub struct Config {
     /// How long a replica's claim on an order keeps other replicas off it. It must outlast
     /// one Entrust call with its retries.
     #[arg(long, env = "CERTITUDE_ORDER_CLAIM_LEASE", default_value = "5m",
-        value_parser = positive_duration, help_heading = "Orders")]
+        value_parser = config::positive_duration, help_heading = "Orders")]
     pub claim_lease: Duration,
 
     /// How long after a submission with an unknown outcome the reconciler keeps looking for
     /// the order at Entrust before it submits the order again.
     #[arg(long, env = "CERTITUDE_ORDER_RECONCILE_WINDOW", default_value = "10m",
-        value_parser = positive_duration, help_heading = "Orders")]
+        value_parser = config::positive_duration, help_heading = "Orders")]
     pub reconcile_window: Duration,
 
     /// Orders requested per page of the Entrust listing during an import.
@@ -105,15 +105,6 @@ impl Config {
     {
         config::load_from_vars::<Standalone, _, _>(pairs).map(|standalone| standalone.config)
     }
-}
-
-fn positive_duration(value: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(value.trim())
-        .map_err(|_| "expected a duration such as 500ms, 30s, 15m or 6h".to_owned())?;
-    if duration.is_zero() {
-        return Err("expected a duration greater than zero".to_owned());
-    }
-    Ok(duration)
 }
 
 fn service_url(value: &str) -> Result<String, String> {

@@ -10,8 +10,6 @@ pub mod expiry_store;
 pub mod grpc;
 pub mod ingest;
 mod service;
-mod tasks;
 
 pub use config::Config;
-pub use service::{MIGRATOR, SERVICE_NAME, start};
-pub use tasks::RunningService;
+pub use service::{MIGRATOR, RunningService, SERVICE_NAME, start};

@@ -219,12 +219,21 @@ async fn readme_steps_work_end_to_end() {
         "CertificateIssued messages for {certificate_id}"
     );
 
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{api_key}", admin.user_name));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{api_key}", admin.user_name));
     let request_log = serde_json::to_string(&system.sim.request_log()).unwrap();
-    assert!(!request_log.contains(&basic), "the simulator's request log holds Basic credentials");
-    assert!(request_log.contains("/certificates"), "the simulator logged the order");
-    assert!(!request_log.contains(&api_key), "the simulator's request log holds the API key");
+    assert!(
+        !request_log.contains(&basic),
+        "the simulator's request log holds Basic credentials"
+    );
+    assert!(
+        request_log.contains("/certificates"),
+        "the simulator logged the order"
+    );
+    assert!(
+        !request_log.contains(&api_key),
+        "the simulator's request log holds the API key"
+    );
     let private_keys = generated_private_keys(&system).await;
     assert!(
         !private_keys.is_empty(),

@@ -5,7 +5,7 @@
 //! Adding puts a domain in INITIAL_VERIFICATION. Re-verifying puts an APPROVED, EXPIRING or
 //! RE_VERIFICATION domain in RE_VERIFICATION (still usable, as ECS documents) and any other in
 //! INITIAL_VERIFICATION. NOTE: ECS documents only the first case; treating a DECLINED,
-//! CANCELLED or EXPIRED domain as a first verification is an assumption. Both answer 202 with
+//! CANCELLED or EXPIRED domain as a first verification is an assumption. Both return 202 with
 //! `Location` (relative to the API base, as in the specification's example) and `Retry-After`
 //! as an HTTP date, when the new verification values appear. The domain in the path is
 //! trimmed, because Entrust's Go client sends it with a trailing space.

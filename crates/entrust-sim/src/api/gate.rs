@@ -75,7 +75,7 @@ pub async fn gate(State(sim): State<Arc<Simulator>>, mut request: Request, next:
 
     let faults = sim.faults.take_for_request(&method, &path);
     let mut fault = None;
-    let mut response = match faults.answer {
+    let mut response = match faults.replacement {
         Some(kind) => {
             fault = Some(fault_name(&kind));
             injected_response(&sim, &kind)

@@ -100,6 +100,16 @@ async fn bound_user_with_its_certificate_is_accepted() {
 
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
     assert_error(&approve, StatusCode::FORBIDDEN, None);
+    let log = serde_json::to_string(&sim.request_log()).unwrap();
+    assert!(log.contains("demo-mtls"), "{log}");
+    assert!(
+        !log.contains("BEGIN"),
+        "the log holds no certificate or key: {log}"
+    );
+    assert!(
+        !log.contains(MTLS_USER.1),
+        "the log holds no API key: {log}"
+    );
     sim.shutdown().await;
 }
 

@@ -30,12 +30,18 @@ mod values;
 use std::net::SocketAddr;
 
 use clap::ArgAction;
+use secrecy::SecretString;
 
+use crate::db::DbSettings;
+use crate::events::EventsSettings;
 use crate::seal::Keyring;
 use crate::telemetry::{LogFormat, TelemetrySettings};
 
 pub use load::{ConfigError, load, load_from, load_from_vars};
-pub use values::{ConnectionUrl, MasterKeyFile, SchemaName, StreamName, SubjectPrefix, ValueError};
+pub use values::{
+    ConnectionUrl, MasterKeyFile, SchemaName, StreamName, SubjectPrefix, ValueError, boolean,
+    positive_duration,
+};
 
 /// Settings every service shares: Postgres, NATS JetStream, listen addresses, telemetry and
 /// the master keys that seal secrets. `Debug` hides passwords and key material.
@@ -152,6 +158,29 @@ impl CommonConfig {
         }
     }
 
+    /// Returns the settings of the service's Postgres pool: `DATABASE_URL`, the schema and the
+    /// pool size from this config, the other limits at [`DbSettings::new`]'s defaults, and
+    /// `application_name` for `pg_stat_activity`.
+    pub fn db_settings(&self, application_name: impl Into<String>) -> DbSettings {
+        let mut settings = DbSettings::new(
+            SecretString::from(self.database_url.expose_secret()),
+            self.db_schema.as_str(),
+        );
+        settings.max_connections = self.db_max_connections;
+        settings.application_name = Some(application_name.into());
+        settings
+    }
+
+    /// Returns the event stream settings: the configured stream, subject prefix and
+    /// dead-letter stream. Dead letters go to subjects under `<subject prefix>_dlq`, and the
+    /// limits are [`EventsSettings::new`]'s defaults.
+    pub fn events_settings(&self) -> EventsSettings {
+        EventsSettings {
+            dead_letter_stream: self.dead_letter_stream.as_str().to_owned(),
+            ..EventsSettings::new(self.event_stream.as_str(), self.subject_prefix.as_str())
+        }
+    }
+
     /// Returns the settings [`crate::telemetry::init`] takes.
     pub fn telemetry_settings(&self) -> TelemetrySettings {
         TelemetrySettings {
@@ -160,5 +189,83 @@ impl CommonConfig {
             otlp_endpoint: self.otlp_endpoint.clone(),
             service_name: self.otel_service_name.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[derive(clap::Parser, Debug)]
+    #[command(name = "example")]
+    #[command(mut_arg(CommonConfig::DB_SCHEMA_ARG, CommonConfig::schema_default("example")))]
+    struct Example {
+        #[command(flatten)]
+        common: CommonConfig,
+    }
+
+    const DATABASE_URL: &str = "postgres://example:secret@127.0.0.1:5432/certitude";
+
+    fn load_common(extra: &[(&str, &str)]) -> CommonConfig {
+        let mut vars = vec![("DATABASE_URL", DATABASE_URL)];
+        vars.extend_from_slice(extra);
+        let example: Example = load_from_vars(vars).expect("the settings are valid");
+        example.common
+    }
+
+    #[test]
+    fn db_settings_take_url_schema_pool_size() {
+        let common = load_common(&[
+            ("CERTITUDE_DB_SCHEMA", "example_blue"),
+            ("CERTITUDE_DB_MAX_CONNECTIONS", "4"),
+        ]);
+
+        let settings = common.db_settings("certitude-example");
+
+        assert_eq!(settings.url.expose_secret(), DATABASE_URL);
+        assert_eq!(settings.schema, "example_blue");
+        assert_eq!(settings.max_connections, 4);
+        assert_eq!(
+            settings.application_name.as_deref(),
+            Some("certitude-example")
+        );
+    }
+
+    #[test]
+    fn db_settings_keep_default_limits() {
+        let settings = load_common(&[]).db_settings("example");
+
+        assert_eq!(settings.schema, "example");
+        assert_eq!(settings.max_connections, 10);
+        assert_eq!(settings.min_connections, 0);
+        assert_eq!(settings.acquire_timeout, Duration::from_secs(5));
+        assert_eq!(settings.statement_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn events_settings_take_configured_names() {
+        let common = load_common(&[
+            ("CERTITUDE_EVENT_STREAM", "ORDERS"),
+            ("CERTITUDE_SUBJECT_PREFIX", "orders"),
+            ("CERTITUDE_DEAD_LETTER_STREAM", "PARKED"),
+        ]);
+
+        let settings = common.events_settings();
+
+        assert_eq!(settings.stream, "ORDERS");
+        assert_eq!(settings.subject_prefix, "orders");
+        assert_eq!(settings.dead_letter_stream, "PARKED");
+        assert_eq!(settings.dead_letter_prefix, "orders_dlq");
+    }
+
+    #[test]
+    fn events_settings_default_to_certs_streams() {
+        let settings = load_common(&[]).events_settings();
+
+        assert_eq!(settings, EventsSettings::default());
     }
 }

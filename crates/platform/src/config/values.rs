@@ -7,6 +7,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -245,12 +246,25 @@ pub(super) fn max_connections(value: &str) -> Result<u32, ValueError> {
     Ok(count)
 }
 
-pub(super) fn boolean(value: &str) -> Result<bool, ValueError> {
+/// Parses a boolean setting: `true`, `1`, `yes` or `on`, or `false`, `0`, `no` or `off`, in any
+/// case. A value parser for `#[arg(value_parser = ...)]` with `action = ArgAction::Set`.
+pub fn boolean(value: &str) -> Result<bool, ValueError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err(ValueError::new("expected true or false")),
     }
+}
+
+/// Parses a duration greater than zero in humantime's notation, such as `500ms`, `30s`, `15m`,
+/// `6h` or `1h 30m`. A value parser for `#[arg(value_parser = ...)]`.
+pub fn positive_duration(value: &str) -> Result<Duration, ValueError> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|_| ValueError::new("expected a duration such as 500ms, 30s, 15m or 6h"))?;
+    if duration.is_zero() {
+        return Err(ValueError::new("expected a duration greater than zero"));
+    }
+    Ok(duration)
 }
 
 pub(super) fn socket_addr(value: &str) -> Result<SocketAddr, ValueError> {
@@ -289,4 +303,61 @@ pub(super) fn log_filter(value: &str) -> Result<String, ValueError> {
                  info,certitude_platform=debug ({error})"
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positive_duration_reads_humantime_units() {
+        assert_eq!(
+            positive_duration("250ms").ok(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            positive_duration(" 6h ").ok(),
+            Some(Duration::from_secs(6 * 60 * 60))
+        );
+        assert_eq!(
+            positive_duration("1h 30m").ok(),
+            Some(Duration::from_secs(90 * 60))
+        );
+    }
+
+    #[test]
+    fn positive_duration_rejects_zero() {
+        let error = positive_duration("0s").expect_err("zero is not positive");
+
+        assert_eq!(error.to_string(), "expected a duration greater than zero");
+    }
+
+    #[test]
+    fn positive_duration_rejects_text_without_unit() {
+        for value in ["soon", "30", ""] {
+            let error = positive_duration(value).expect_err("not a humantime duration");
+
+            assert!(
+                error.to_string().starts_with("expected a duration such as"),
+                "{value:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn boolean_accepts_spellings_in_any_case() {
+        for value in ["true", "1", "YES", " On "] {
+            assert_eq!(boolean(value).ok(), Some(true), "{value:?}");
+        }
+        for value in ["false", "0", "No", "OFF"] {
+            assert_eq!(boolean(value).ok(), Some(false), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn boolean_rejects_other_words() {
+        let error = boolean("maybe").expect_err("not a boolean");
+
+        assert_eq!(error.to_string(), "expected true or false");
+    }
 }

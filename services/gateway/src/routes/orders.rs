@@ -201,12 +201,17 @@ pub struct ImportJob {
     progress: ImportProgress,
     #[serde(skip_serializing_if = "String::is_empty")]
     error: String,
+    started_at: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    finished_at: String,
 }
 
 #[derive(Debug, Serialize)]
 struct ImportProgress {
     pages: u32,
     orders: u32,
+    imported: u32,
+    updated: u32,
     issued: u32,
     skipped: u32,
     failed: u32,
@@ -222,11 +227,15 @@ impl From<proto::ImportJob> for ImportJob {
             progress: ImportProgress {
                 pages: job.pages,
                 orders: job.orders,
+                imported: job.imported,
+                updated: job.updated,
                 issued: job.issued,
                 skipped: job.skipped,
                 failed: job.failed,
             },
             error: job.error,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
         }
     }
 }
