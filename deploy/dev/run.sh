@@ -72,7 +72,7 @@ DATABASE_URL=$(db_url gateway) CERTITUDE_GRPC_LISTEN=127.0.0.1:50051 \
   CERTITUDE_ORDER_MANAGER_URL=http://127.0.0.1:50053 CERTITUDE_INVENTORY_URL=http://127.0.0.1:50054 \
   start gateway "$bin/certitude" gateway
 
-# Wait until every service answers /readyz (Postgres and NATS reachable).
+# Wait until /readyz of every service returns 200 (Postgres and NATS reachable).
 for port in 8081 8082 8083 8084 8085; do
   for attempt in $(seq 1 100); do
     if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; then break; fi

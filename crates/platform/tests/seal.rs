@@ -77,6 +77,47 @@ fn different_key_with_same_id_fails_to_open() {
     let error = impostor.open(&sealed, &aad()).unwrap_err();
 
     assert!(matches!(error, SealError::Open { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("it was altered"), "{message}");
+    assert!(message.contains("sealed for another record"), "{message}");
+    assert!(
+        message.contains("sealed under a different master key with the same id"),
+        "{message}"
+    );
+    assert!(
+        message.contains("restore the key the blob was sealed with"),
+        "{message}"
+    );
+}
+
+#[test]
+fn open_error_names_no_key_material() {
+    let original = key("k1");
+    let replacement = key("k1");
+    let material: Vec<String> = [&original, &replacement]
+        .iter()
+        .map(|master| {
+            let entry = master.to_config_entry();
+            entry.expose_secret().split_once(':').unwrap().1.to_owned()
+        })
+        .collect();
+    let sealed = Keyring::new(original, [])
+        .unwrap()
+        .seal(SECRET, &aad())
+        .unwrap();
+
+    let error = Keyring::new(replacement, [])
+        .unwrap()
+        .open(&sealed, &aad())
+        .unwrap_err();
+
+    let message = error.to_string();
+    let debug = format!("{error:?}");
+    for encoded in &material {
+        assert!(!message.contains(encoded.as_str()), "{message}");
+        assert!(!debug.contains(encoded.as_str()), "{debug}");
+    }
+    assert!(!message.contains("entrust-api-key"), "{message}");
 }
 
 #[test]

@@ -31,6 +31,14 @@ pub struct Config {
         value_parser = config::positive_duration, help_heading = "Entrust")]
     pub entrust_timeout: Duration,
 
+    /// Limit on the one attempt that verifies a new credential against Entrust (GET
+    /// /application/version), such as 15s. AddCredential waits for it without retrying, so
+    /// keep it well under the callers' deadline (the gateway's CERTITUDE_SERVICE_TIMEOUT_SECS,
+    /// 60 by default).
+    #[arg(long, env = "CERTITUDE_ENTRUST_VERIFY_TIMEOUT", default_value = "15s",
+        value_parser = config::positive_duration, help_heading = "Entrust")]
+    pub entrust_verify_timeout: Duration,
+
     /// Whether credentials may use a plain-HTTP API URL on a loopback host (127.0.0.1, ::1,
     /// localhost), as a local Entrust simulator serves. Remote hosts always need https.
     #[arg(long, env = "CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", default_value = "false",
@@ -75,6 +83,7 @@ mod tests {
             Duration::from_secs(6 * 60 * 60)
         );
         assert_eq!(config.entrust_timeout, Duration::from_secs(60));
+        assert_eq!(config.entrust_verify_timeout, Duration::from_secs(15));
         assert!(!config.entrust_allow_loopback_http);
     }
 
@@ -84,6 +93,7 @@ mod tests {
             DATABASE_URL,
             ("CERTITUDE_CATALOG_SYNC_INTERVAL", "90m"),
             ("CERTITUDE_ENTRUST_TIMEOUT", "5s"),
+            ("CERTITUDE_ENTRUST_VERIFY_TIMEOUT", "2500ms"),
             ("CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", "true"),
             ("CERTITUDE_DB_SCHEMA", "credential_sync_blue"),
         ])
@@ -91,6 +101,7 @@ mod tests {
 
         assert_eq!(config.catalog_sync_interval, Duration::from_secs(90 * 60));
         assert_eq!(config.entrust_timeout, Duration::from_secs(5));
+        assert_eq!(config.entrust_verify_timeout, Duration::from_millis(2500));
         assert!(config.entrust_allow_loopback_http);
         assert_eq!(config.common.db_schema.as_str(), "credential_sync_blue");
     }

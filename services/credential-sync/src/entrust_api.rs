@@ -13,9 +13,9 @@ use crate::error::ServiceError;
 /// is shorter.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Retries of the credential check: one, so that a mistyped URL fails fast while a single
-/// transient failure does not.
-const CHECK_RETRIES: u32 = 1;
+/// Default limit on the credential check, when [`EntrustAccess::with_verify_timeout`] sets
+/// none.
+const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The URL, user name and secrets that call Entrust with one credential.
 #[derive(Debug, Clone)]
@@ -30,17 +30,26 @@ pub struct EntrustTarget {
 #[derive(Debug, Clone)]
 pub struct EntrustAccess {
     timeout: Duration,
+    verify_timeout: Duration,
     allow_loopback_http: bool,
 }
 
 impl EntrustAccess {
-    /// Creates the access with a per-attempt `timeout`. Plain HTTP is accepted only for
-    /// loopback hosts and only when `allow_loopback_http` is set.
+    /// Creates the access with a per-attempt `timeout` and a credential check limited to 15 s.
+    /// Plain HTTP is accepted only for loopback hosts and only when `allow_loopback_http` is
+    /// set.
     pub fn new(timeout: Duration, allow_loopback_http: bool) -> Self {
         Self {
             timeout,
+            verify_timeout: DEFAULT_VERIFY_TIMEOUT,
             allow_loopback_http,
         }
+    }
+
+    /// Sets the limit on the single attempt of [`EntrustAccess::check`].
+    pub fn with_verify_timeout(mut self, verify_timeout: Duration) -> Self {
+        self.verify_timeout = verify_timeout;
+        self
     }
 
     /// Checks an API base URL against the policy: https, or http to a loopback host when
@@ -85,14 +94,20 @@ impl EntrustAccess {
     /// Calls the cheapest authenticated endpoint with the credential (GET
     /// /application/version) and returns Entrust's version, or the reason the credential is
     /// unusable, naming the request field to fix.
+    ///
+    /// The caller waits for the response, so the call makes one attempt, limited to the verify
+    /// timeout from connecting to the end of the response, and never retries. A URL that
+    /// accepts connections but never responds thus fails after the verify timeout.
     pub async fn check(&self, target: &EntrustTarget) -> Result<String, ServiceError> {
         let mut config = self.config(target);
-        config.max_retries = CHECK_RETRIES;
+        config.timeout = self.verify_timeout;
+        config.connect_timeout = self.verify_timeout;
+        config.max_retries = 0;
         let client = EntrustClient::new(config).map_err(config_error)?;
         client
             .check_credentials()
             .await
-            .map_err(|error| check_error(&target.api_base_url, error))
+            .map_err(|error| check_error(&target.api_base_url, self.verify_timeout, error))
     }
 
     fn config(&self, target: &EntrustTarget) -> EntrustConfig {
@@ -140,8 +155,8 @@ fn config_error(error: Error) -> ServiceError {
     }
 }
 
-/// Maps a failed credential check to what the caller must fix.
-fn check_error(url: &Url, error: Error) -> ServiceError {
+/// Maps a failed credential check, which waited at most `waited`, to what the caller must fix.
+fn check_error(url: &Url, waited: Duration, error: Error) -> ServiceError {
     match &error {
         Error::CredentialsRejected { .. } => ServiceError::InvalidArgument {
             field: "api_key",
@@ -168,11 +183,22 @@ fn check_error(url: &Url, error: Error) -> ServiceError {
         },
         Error::Unavailable {
             status: None,
+            source: Some(source),
+            ..
+        } if source.is_timeout() => ServiceError::Unavailable {
+            message: format!(
+                "api_base_url: Entrust at {url} did not answer within {}; check the URL, or \
+                 raise CERTITUDE_ENTRUST_VERIFY_TIMEOUT when Entrust is slow to respond",
+                humantime::format_duration(waited)
+            ),
+            source: Some(error),
+        },
+        Error::Unavailable {
+            status: None,
             source,
             ..
         } => {
             let failure = match source {
-                Some(source) if source.is_timeout() => "timed out",
                 Some(source) if source.is_connect() => "connection failed",
                 _ => "connection broken",
             };

@@ -75,7 +75,8 @@ pub async fn start(
         keyring,
         outbox: Outbox::new(SERVICE_NAME, &events, clock.clone()),
         clock: clock.clone(),
-        entrust: EntrustAccess::new(config.entrust_timeout, config.entrust_allow_loopback_http),
+        entrust: EntrustAccess::new(config.entrust_timeout, config.entrust_allow_loopback_http)
+            .with_verify_timeout(config.entrust_verify_timeout),
     };
     let syncs = SyncLauncher::new(deps.clone(), shutdown.token());
     let api = CredentialApi::new(deps, syncs.clone());

@@ -45,7 +45,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-/// Middleware that resolves the bearer token into a [`Principal`] or answers 401.
+/// Middleware that resolves the bearer token into a [`Principal`] or rejects the request with 401.
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: axum::extract::Request,

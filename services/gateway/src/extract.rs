@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::problem::Problem;
 
-/// Like `axum::Json`, but a malformed body, a missing field or a wrong type is answered with a
+/// Like `axum::Json`, but a malformed body, a missing field or a wrong type is rejected with a
 /// 400 problem that says which.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonBody<T>(pub T);
@@ -28,7 +28,7 @@ where
     }
 }
 
-/// Like `axum::extract::Query`, but a malformed query string is answered with a 400 problem.
+/// Like `axum::extract::Query`, but a malformed query string is rejected with a 400 problem.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QueryParams<T>(pub T);
 

@@ -1,8 +1,8 @@
 //! Errors as RFC 9457 problem details (`application/problem+json`).
 //!
 //! Every error the gateway returns has this one shape. A client mistake names the offending
-//! field and how to fix it in `invalid_params`; an internal failure is logged once with its cause
-//! and returned as an opaque 500 or 503.
+//! field and how to fix it in `invalid_params`. An internal failure is logged once with its
+//! cause and returned as an opaque 500 or 503.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -17,7 +17,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 pub struct InvalidParam {
     /// The field's name as the client sent it, e.g. `dns_names[1]`.
     pub name: String,
-    /// What is wrong and how to fix it.
+    /// The fault and its fix.
     pub reason: String,
 }
 

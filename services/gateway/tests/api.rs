@@ -26,7 +26,7 @@ async fn app(db: &TestDb) -> axum::Router {
     auth::store_bootstrap_token(&db.pool, ADMIN_TOKEN, clock::system().now())
         .await
         .unwrap();
-    // Nothing listens on these ports: routes that reach a service answer 503.
+    // Nothing listens on these ports, so routes that call a service return 503.
     let clients = ServiceClients::connect(
         "http://127.0.0.1:9",
         "http://127.0.0.1:9",

@@ -1,4 +1,5 @@
-//! The `certificates` table: inserting a certificate once, reading one, and paging newest first.
+//! The `certificates` table: inserting a certificate once, following its order's state, reading
+//! one, and paging newest first.
 
 use certitude_platform::db::DbError;
 use sqlx::{PgConnection, PgExecutor};
@@ -33,6 +34,10 @@ impl ChainStatus {
 pub enum CertificateStatus {
     Active,
     Expired,
+    /// Its order is REVOKED.
+    Revoked,
+    /// Its order is SUSPENDED.
+    Suspended,
 }
 
 impl CertificateStatus {
@@ -49,6 +54,51 @@ impl CertificateStatus {
         match self {
             CertificateStatus::Active => "active",
             CertificateStatus::Expired => "expired",
+            CertificateStatus::Revoked => "revoked",
+            CertificateStatus::Suspended => "suspended",
+        }
+    }
+}
+
+/// The status that the state of a certificate's order gives the certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusRule {
+    /// The order is REVOKED.
+    Revoked,
+    /// The order is SUSPENDED.
+    Suspended,
+    /// The order is ISSUED or EXPIRED: active until `not_after`, expired from then on.
+    ByValidity,
+}
+
+impl StatusRule {
+    /// Returns the rule for a Certitude order state such as `REVOKED`. Returns `None` for an
+    /// empty state and for states that do not describe an issued certificate, such as PENDING,
+    /// SUPERSEDED, DEACTIVATED or UNKNOWN.
+    pub fn for_order_state(state: &str) -> Option<Self> {
+        match state {
+            "REVOKED" => Some(StatusRule::Revoked),
+            "SUSPENDED" => Some(StatusRule::Suspended),
+            "ISSUED" | "EXPIRED" => Some(StatusRule::ByValidity),
+            _ => None,
+        }
+    }
+
+    /// Returns the status of a certificate valid until `not_after`, at `now`.
+    pub fn status_at(self, not_after: OffsetDateTime, now: OffsetDateTime) -> CertificateStatus {
+        match self {
+            StatusRule::Revoked => CertificateStatus::Revoked,
+            StatusRule::Suspended => CertificateStatus::Suspended,
+            StatusRule::ByValidity => CertificateStatus::at(not_after, now),
+        }
+    }
+
+    /// Returns the status the rule sets regardless of validity, or `None` for `ByValidity`.
+    fn fixed_status(self) -> Option<CertificateStatus> {
+        match self {
+            StatusRule::Revoked => Some(CertificateStatus::Revoked),
+            StatusRule::Suspended => Some(CertificateStatus::Suspended),
+            StatusRule::ByValidity => None,
         }
     }
 }
@@ -195,6 +245,30 @@ pub async fn insert(
         }
         _ => InsertOutcome::SameId,
     })
+}
+
+/// Applies `rule` at `now` to every certificate of order `order_id` and returns how many
+/// changed status.
+pub async fn apply_order_rule(
+    conn: &mut PgConnection,
+    order_id: &str,
+    rule: StatusRule,
+    now: OffsetDateTime,
+) -> Result<u64, DbError> {
+    let fixed = rule.fixed_status().map(CertificateStatus::as_str);
+    let changed = sqlx::query(
+        "UPDATE certificates
+         SET status = COALESCE($2, CASE WHEN not_after <= $3 THEN 'expired' ELSE 'active' END)
+         WHERE order_id = $1
+           AND status <> COALESCE($2, CASE WHEN not_after <= $3 THEN 'expired' ELSE 'active' END)",
+    )
+    .bind(order_id)
+    .bind(fixed)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(changed)
 }
 
 /// Returns certificate `id`, if it exists.

@@ -14,6 +14,10 @@
 //! - The event's `key_id` is attached only when that key exists and its public key is the
 //!   certificate's. Otherwise the certificate is stored without a key and a warning names the
 //!   certificate and the key.
+//! - The status follows the order's state: `revoked` for REVOKED, `suspended` for SUSPENDED,
+//!   otherwise `active` or `expired` by `not_after`. The state is the one the OrderStatusChanged
+//!   consumer recorded for the order, when it recorded one that sets a status, else the event's
+//!   `order_status` (empty from producers older than that field).
 
 use certitude_platform::clock::SharedClock;
 use certitude_platform::consumer::{BoxError, EventHandler, ReceivedEvent};
@@ -26,9 +30,10 @@ use uuid::Uuid;
 
 use crate::certificate::{self, CertificateError, CertificateFacts};
 use crate::certificate_store::{
-    self, CertificateStatus, ChainStatus, InsertOutcome, NewCertificate, Source,
+    self, ChainStatus, InsertOutcome, NewCertificate, Source, StatusRule,
 };
 use crate::key_store;
+use crate::order_status;
 
 /// Durable consumer name of the inventory's CertificateIssued consumer.
 pub const DURABLE_NAME: &str = "inventory-certificate-issued";
@@ -153,12 +158,14 @@ impl CertificateIssuedHandler {
         })?;
         let issuers = issuer_chain(id, &leaf_der, &issued.chain_pem)?;
         let chain_status = verify_chain(id, &leaf_der, &issuers);
+        let db_error = |source| IngestError::Db {
+            certificate_id: id,
+            source: Box::new(source),
+        };
         let key_id = matching_key(conn, id, &issued.key_id, &facts)
             .await
-            .map_err(|source| IngestError::Db {
-                certificate_id: id,
-                source: Box::new(source),
-            })?;
+            .map_err(db_error)?;
+        let rule = status_rule(conn, issued).await.map_err(db_error)?;
         let now = self.clock.now();
 
         Ok(NewCertificate {
@@ -168,7 +175,7 @@ impl CertificateIssuedHandler {
             credential_id: non_empty(&issued.credential_id),
             key_id,
             replaces_certificate_id: replaced_id(id, &issued.replaces_certificate_id),
-            status: CertificateStatus::at(facts.not_after, now),
+            status: rule.status_at(facts.not_after, now),
             source: if issued.order_id.is_empty() {
                 Source::Import
             } else {
@@ -318,6 +325,26 @@ async fn matching_key(
             Ok(None)
         }
     }
+}
+
+/// Returns the status rule of the certificate's order (see the module documentation). Takes
+/// the order's lock, so the OrderStatusChanged consumer cannot change the order's state until
+/// the certificate is stored.
+async fn status_rule(
+    conn: &mut PgConnection,
+    issued: &CertificateIssued,
+) -> Result<StatusRule, DbError> {
+    let from_event =
+        StatusRule::for_order_state(&issued.order_status).unwrap_or(StatusRule::ByValidity);
+    if issued.order_id.is_empty() {
+        return Ok(from_event);
+    }
+    order_status::lock_order(conn, &issued.order_id).await?;
+    let recorded = order_status::recorded_state(conn, &issued.order_id).await?;
+    Ok(recorded
+        .as_deref()
+        .and_then(StatusRule::for_order_state)
+        .unwrap_or(from_event))
 }
 
 fn replaced_id(certificate_id: Uuid, value: &str) -> Option<Uuid> {

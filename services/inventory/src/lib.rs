@@ -2,9 +2,9 @@
 //! stores every certificate that enters Certitude with its chain and parsed facts.
 //!
 //! [`start`] runs the service: the gRPC `InventoryService` (GenerateKey, ListCertificates,
-//! GetCertificate), `/healthz` and `/readyz`, the durable consumer of CertificateIssued
-//! (`inventory-certificate-issued`) and the outbox relay that publishes
-//! CertificateAddedToInventory.
+//! GetCertificate), `/healthz` and `/readyz`, the durable consumers of CertificateIssued
+//! (`inventory-certificate-issued`) and OrderStatusChanged (`inventory-order-status-changed`),
+//! and the outbox relay that publishes CertificateAddedToInventory.
 
 pub mod certificate;
 pub mod certificate_store;
@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod key_service;
 pub mod key_store;
 pub mod keys;
+pub mod order_status;
 mod service;
 
 pub use config::Config;

@@ -1,5 +1,5 @@
 //! Starting the inventory: the database, NATS, the gRPC and health servers, the outbox relay
-//! and the CertificateIssued consumer.
+//! and the CertificateIssued and OrderStatusChanged consumers.
 
 use std::net::SocketAddr;
 
@@ -12,7 +12,7 @@ use certitude_platform::health;
 use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
 use certitude_platform::service::{self, Backends, ServiceTasks};
 use certitude_platform::shutdown::Shutdown;
-use certitude_proto::events::v1::CertificateIssued;
+use certitude_proto::events::v1::{CertificateIssued, OrderStatusChanged};
 use certitude_proto::inventory::v1::inventory_service_server::InventoryServiceServer;
 use sqlx::migrate::Migrator;
 
@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::grpc::InventoryApi;
 use crate::ingest::{self, CertificateIssuedHandler};
 use crate::key_service::KeyService;
+use crate::order_status::{self, OrderStatusChangedHandler};
 
 /// The inventory's own migrations, applied after the platform's.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -119,9 +120,28 @@ pub async fn start(
         CertificateIssued::TYPE.subject(&events.subject_prefix),
     );
     let handler = CertificateIssuedHandler::new(outbox, clock.clone());
-    let consumer_stop = stop.token();
+    let issued_consumer = run_consumer(
+        jetstream.clone(),
+        pool.clone(),
+        clock.clone(),
+        consumer,
+        handler,
+        stop.token(),
+    );
     tasks.spawn("certificate-issued-consumer", async move {
-        run_consumer(jetstream, pool, clock, consumer, handler, consumer_stop).await?;
+        issued_consumer.await?;
+        Ok(())
+    });
+
+    let consumer = ConsumerSettings::new(
+        &events,
+        order_status::DURABLE_NAME,
+        OrderStatusChanged::TYPE.subject(&events.subject_prefix),
+    );
+    let handler = OrderStatusChangedHandler::new(clock.clone());
+    let status_consumer = run_consumer(jetstream, pool, clock, consumer, handler, stop.token());
+    tasks.spawn("order-status-changed-consumer", async move {
+        status_consumer.await?;
         Ok(())
     });
 

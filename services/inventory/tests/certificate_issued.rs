@@ -80,6 +80,7 @@ fn order_event(certificate_pem: &str, ca: &TestCa, key_id: &str) -> CertificateI
         key_id: key_id.to_owned(),
         replaces_certificate_id: String::new(),
         certificate_id: Uuid::now_v7().to_string(),
+        order_status: "ISSUED".to_owned(),
     }
 }
 

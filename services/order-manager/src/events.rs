@@ -82,10 +82,13 @@ pub(crate) struct EnteringCertificate<'a> {
     pub chain_pem: &'a [String],
     pub serial_number: Option<&'a str>,
     pub not_after: Option<OffsetDateTime>,
+    /// State of the order once the certificate has entered, sent as `order_status`.
+    pub order_status: OrderState,
 }
 
 impl<'a> EnteringCertificate<'a> {
-    /// Describes `certificate`, issued for `order`, under the new id `certificate_id`.
+    /// Describes `certificate`, issued for `order`, under the new id `certificate_id`; the
+    /// order moves to ISSUED with it.
     pub fn issued_for(
         order: &'a OrderRow,
         certificate_id: Uuid,
@@ -103,6 +106,7 @@ impl<'a> EnteringCertificate<'a> {
             chain_pem: &certificate.chain_pem,
             serial_number,
             not_after,
+            order_status: OrderState::Issued,
         }
     }
 }
@@ -120,6 +124,7 @@ pub(crate) fn certificate_issued(certificate: &EnteringCertificate<'_>) -> NewEv
         key_id: certificate.key_id.unwrap_or_default().to_owned(),
         replaces_certificate_id: String::new(),
         certificate_id: certificate.certificate_id.to_string(),
+        order_status: certificate.order_status.as_str().to_owned(),
     };
     NewEvent::new(certificate.certificate_id.to_string(), &payload)
 }

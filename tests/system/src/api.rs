@@ -57,7 +57,7 @@ impl Api {
         Ok((status, value))
     }
 
-    /// GETs `path` and fails unless the answer is 200.
+    /// GETs `path` and fails unless the status is 200.
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         let (status, body) = self.call(Method::GET, path, None, None).await?;
         if status != StatusCode::OK {
@@ -66,12 +66,12 @@ impl Api {
         Ok(body)
     }
 
-    /// POSTs `body` to `path` and returns the status and JSON answer.
+    /// POSTs `body` to `path` and returns the status and the JSON body.
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<(StatusCode, Value)> {
         self.call(Method::POST, path, Some(body), None).await
     }
 
-    /// GETs `path` until it answers 200 with a body for which `done` holds, for at most
+    /// GETs `path` until it returns 200 with a body for which `done` holds, for at most
     /// `timeout`. A 404 counts as not there yet.
     pub async fn wait_for(
         &self,

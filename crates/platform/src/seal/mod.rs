@@ -56,9 +56,9 @@ impl Keyring {
 
     /// Opens a blob made by [`Keyring::seal`] with the master key it names and the same `aad`.
     ///
-    /// Fails with [`SealError::UnknownKey`] when that key is not in this keyring, and with
-    /// [`SealError::Open`] when the blob was altered or `aad` differs from the one it was
-    /// sealed with.
+    /// Fails with [`SealError::UnknownKey`] when that key is not in this keyring. Fails with
+    /// [`SealError::Open`] when the blob was altered, when `aad` differs from the one it was
+    /// sealed with, or when the keyring's key of that id is not the one that sealed it.
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<SecretSlice<u8>, SealError> {
         let parts = format::decode(sealed)?;
         let data_key = self.unwrap_data_key(&parts)?;
@@ -195,11 +195,14 @@ pub enum SealError {
         /// Id of the missing key.
         key_id: String,
     },
-    /// The blob failed authentication: it was altered, or the associated data differs from
-    /// the one it was sealed with (for example, it was copied to another row).
+    /// The blob failed authentication: it was altered, the associated data differs from the
+    /// one it was sealed with (for example, it was copied to another row), or the keyring's key
+    /// of that id is not the one that sealed it (a new master key generated under an old id).
     #[error(
-        "sealed blob failed to open with master key \"{key_id}\": it was altered, or it was \
-         sealed for another record (associated data mismatch)"
+        "sealed blob failed to open with master key \"{key_id}\": it was altered, sealed for \
+         another record (associated data mismatch), or sealed under a different master key with \
+         the same id; if master key \"{key_id}\" was regenerated or replaced, restore the key \
+         the blob was sealed with"
     )]
     Open {
         /// Id of the master key named in the blob.

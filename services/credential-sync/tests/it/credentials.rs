@@ -80,6 +80,42 @@ async fn unreachable_url_is_unavailable_and_nothing_stored() {
 }
 
 #[tokio::test]
+async fn silent_url_is_unavailable_without_retry() {
+    // The kernel completes the TCP handshake of every connection to a listening socket, so the
+    // client sees its connection accepted, but nothing ever reads the request or responds.
+    // The test accepts the connections only after the call, to count them.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port exists");
+    let url = format!(
+        "http://{}/enterprise/v2",
+        listener.local_addr().expect("the listener has an address")
+    );
+    let mut service = TestService::start_with(&[("CERTITUDE_ENTRUST_VERIFY_TIMEOUT", "1s")]).await;
+
+    let status = service
+        .client
+        .add_credential(demo_request("production", &url))
+        .await
+        .expect_err("Entrust never answers");
+
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(
+        status.message(),
+        format!(
+            "api_base_url: Entrust at {url} did not answer within 1s; check the URL, or raise \
+             CERTITUDE_ENTRUST_VERIFY_TIMEOUT when Entrust is slow to respond"
+        )
+    );
+    assert_eq!(credential_rows(&service).await, 0);
+    assert_eq!(outbox_rows(&service).await, 0);
+    listener
+        .set_nonblocking(true)
+        .expect("the listener can stop blocking");
+    let connections = std::iter::from_fn(|| listener.accept().ok()).count();
+    assert_eq!(connections, 1, "the check must not retry");
+    service.stop().await;
+}
+
+#[tokio::test]
 async fn invalid_fields_are_named_without_calling_entrust() {
     let simulator = start_simulator(Scenario::demo()).await;
     let mut service = TestService::start().await;

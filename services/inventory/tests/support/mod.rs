@@ -15,7 +15,7 @@ use certitude_platform::events::{self, Envelope, Event};
 use certitude_platform::seal::{KeyId, Keyring, MasterKey};
 use certitude_platform::shutdown::Shutdown;
 use certitude_platform::testing::{TestDb, TestNats, nats_url};
-use certitude_proto::events::v1::CertificateIssued;
+use certitude_proto::events::v1::{CertificateIssued, OrderStatusChanged};
 use certitude_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use prost::Message;
 use secrecy::ExposeSecret;
@@ -33,6 +33,9 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Durable name of the inventory's CertificateIssued consumer.
 pub const DURABLE: &str = "inventory-certificate-issued";
+
+/// Durable name of the inventory's OrderStatusChanged consumer.
+pub const STATUS_DURABLE: &str = "inventory-order-status-changed";
 
 /// A running inventory and everything a test needs to drive it.
 pub struct Inventory {
@@ -123,6 +126,32 @@ impl Inventory {
     /// Publishes an envelope on the CertificateIssued subject. With a `msg_id`, JetStream drops
     /// a copy of a message with that id seen within its duplicate window.
     pub async fn publish_envelope(&self, envelope: &Envelope, msg_id: Option<&str>) -> u64 {
+        self.publish_on(self.subject::<CertificateIssued>(), envelope, msg_id)
+            .await
+    }
+
+    /// Publishes `payload` as an OrderStatusChanged event with a fresh event id and the
+    /// order's envelope `sequence`, and returns the event id and the stream sequence.
+    pub async fn publish_status_changed(
+        &self,
+        payload: &OrderStatusChanged,
+        sequence: u64,
+    ) -> (Uuid, u64) {
+        let event_id = Uuid::now_v7();
+        let envelope = status_changed_envelope(event_id, payload, sequence);
+        let stream_sequence = self
+            .publish_on(self.subject::<OrderStatusChanged>(), &envelope, None)
+            .await;
+        (event_id, stream_sequence)
+    }
+
+    /// Publishes an envelope on `subject`, with `Nats-Msg-Id` set to `msg_id` when given.
+    pub async fn publish_on(
+        &self,
+        subject: String,
+        envelope: &Envelope,
+        msg_id: Option<&str>,
+    ) -> u64 {
         let mut headers = async_nats::HeaderMap::new();
         if let Some(msg_id) = msg_id {
             headers.insert("Nats-Msg-Id", msg_id);
@@ -130,7 +159,7 @@ impl Inventory {
         let body = events::encode_envelope(envelope);
         self.nats
             .jetstream
-            .publish_with_headers(self.subject::<CertificateIssued>(), headers, body.into())
+            .publish_with_headers(subject, headers, body.into())
             .await
             .expect("the publish is sent")
             .await
@@ -138,14 +167,20 @@ impl Inventory {
             .sequence
     }
 
-    /// Waits until the inventory's consumer has acknowledged every message up to stream
-    /// `sequence`.
+    /// Waits until the inventory's CertificateIssued consumer has acknowledged every message
+    /// up to stream `sequence`.
     pub async fn wait_until_consumed(&self, sequence: u64) {
+        self.wait_until_consumed_by(DURABLE, sequence).await;
+    }
+
+    /// Waits until the durable consumer `durable` has acknowledged every message of its
+    /// subject up to stream `sequence`.
+    pub async fn wait_until_consumed_by(&self, durable: &str, sequence: u64) {
         let stream = self.stream().await;
         eventually("the consumer acknowledged the published events", || {
             let stream = stream.clone();
             async move {
-                match stream.consumer_info(DURABLE).await {
+                match stream.consumer_info(durable).await {
                     Ok(info) => info.ack_floor.stream_sequence >= sequence,
                     Err(_) => false,
                 }
@@ -174,6 +209,26 @@ pub fn issued_envelope(event_id: Uuid, payload: &CertificateIssued) -> Envelope 
         aggregate_type: CertificateIssued::TYPE.aggregate.to_owned(),
         aggregate_id: payload.certificate_id.clone(),
         sequence: 1,
+        schema_version: 1,
+        payload: payload.encode_to_vec(),
+    }
+}
+
+/// Builds the envelope of an OrderStatusChanged event with the order's per-aggregate
+/// `sequence`, as order-manager's outbox would.
+pub fn status_changed_envelope(
+    event_id: Uuid,
+    payload: &OrderStatusChanged,
+    sequence: u64,
+) -> Envelope {
+    Envelope {
+        event_id: event_id.to_string(),
+        event_type: OrderStatusChanged::TYPE.full_name.to_owned(),
+        occurred_at: Some(events::timestamp(NOW)),
+        producer: "order-manager".to_owned(),
+        aggregate_type: OrderStatusChanged::TYPE.aggregate.to_owned(),
+        aggregate_id: payload.order_id.clone(),
+        sequence,
         schema_version: 1,
         payload: payload.encode_to_vec(),
     }

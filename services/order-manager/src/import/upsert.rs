@@ -239,7 +239,7 @@ async fn update(
     };
 
     let issued = match certificate {
-        Some(certificate) => attach(core, &mut tx, order, certificate, now).await?,
+        Some(certificate) => attach(core, &mut tx, order, state, certificate, now).await?,
         None => false,
     };
     tx.commit().await?;
@@ -250,11 +250,13 @@ async fn update(
     })
 }
 
-/// Gives `order` the certificate and emits `CertificateIssued`, unless it has one already.
+/// Gives `order`, now in `state`, the certificate and emits `CertificateIssued`, unless it has
+/// one already.
 async fn attach(
     core: &Core,
     conn: &mut PgConnection,
     order: &OrderRow,
+    state: OrderState,
     certificate: &IssuedCertificate,
     now: time::OffsetDateTime,
 ) -> Result<bool, OrderError> {
@@ -282,6 +284,7 @@ async fn attach(
         chain_pem: &certificate.chain_pem,
         serial_number,
         not_after: certificate.expires_at,
+        order_status: state,
     };
     core.outbox
         .enqueue(&mut *conn, events::certificate_issued(&entering))
@@ -306,6 +309,7 @@ fn imported_certificate<'a>(
         chain_pem: &certificate.chain_pem,
         serial_number: row.serial_number.as_deref(),
         not_after: row.not_after,
+        order_status: row.status,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Checks of a CreateOrder request, before anything is generated, stored or sent. Each failure
 //! names the request field and the fix.
 
+use std::collections::HashSet;
+
 use certitude_proto::inventory::v1::KeyAlgorithm;
 use certitude_proto::order::v1::CreateOrderRequest;
 
@@ -149,25 +151,37 @@ fn common_name(value: &str) -> Result<String, OrderError> {
     Ok(name)
 }
 
+/// Checks and normalizes the DNS names, keeping the first copy of each. The count limit is
+/// checked on the list as sent, before any per-name work, so an oversized list costs nothing.
 fn dns_names(common_name: &str, values: &[String]) -> Result<Vec<String>, OrderError> {
+    if values.len() > MAX_DNS_NAMES {
+        return Err(too_many_dns_names(values.len()));
+    }
     let mut names = vec![common_name.to_owned()];
+    let mut seen: HashSet<String> = HashSet::with_capacity(values.len() + 1);
+    seen.insert(common_name.to_owned());
     for value in values {
         let name = value.trim().to_ascii_lowercase();
         check_dns_name(&name).map_err(|reason| OrderError::invalid("dns_names", reason))?;
-        if !names.contains(&name) {
+        if seen.insert(name.clone()) {
             names.push(name);
         }
     }
+    // The common name counts too, so 250 distinct names plus a different common name are over.
     if names.len() > MAX_DNS_NAMES {
-        return Err(OrderError::invalid(
-            "dns_names",
-            format!(
-                "lists {} names; an order takes at most {MAX_DNS_NAMES}",
-                names.len()
-            ),
-        ));
+        return Err(too_many_dns_names(names.len()));
     }
     Ok(names)
+}
+
+fn too_many_dns_names(count: usize) -> OrderError {
+    OrderError::invalid(
+        "dns_names",
+        format!(
+            "lists {count} names; an order takes at most {MAX_DNS_NAMES}, the common name \
+             included: split the names over several orders"
+        ),
+    )
 }
 
 /// Checks a DNS name: labels of letters, digits and hyphens, not starting or ending with a
@@ -328,6 +342,96 @@ mod tests {
 
             assert_eq!(field_of(error), "dns_names", "{name}");
         }
+    }
+
+    #[test]
+    fn duplicate_dns_names_are_kept_once() {
+        let valid = validate(
+            CreateOrderRequest {
+                dns_names: vec![
+                    "example.com".into(),
+                    "Example.com".into(),
+                    "www.example.com".into(),
+                    "api.example.com".into(),
+                    "example.com".into(),
+                ],
+                ..request()
+            },
+            365,
+        )
+        .expect("duplicates are allowed");
+
+        assert_eq!(
+            valid.dns_names,
+            ["www.example.com", "example.com", "api.example.com"]
+        );
+    }
+
+    #[test]
+    fn huge_dns_name_list_is_rejected_with_the_limit() {
+        let names: Vec<String> = (0..100_000)
+            .map(|index| format!("host-{index}.example.com"))
+            .collect();
+
+        let error = validate(
+            CreateOrderRequest {
+                dns_names: names,
+                ..request()
+            },
+            365,
+        )
+        .expect_err("100,000 names are over the limit");
+
+        let message = error.to_string();
+        assert!(message.starts_with("dns_names: "), "{message}");
+        assert!(message.contains("lists 100000 names"), "{message}");
+        assert!(message.contains("at most 250"), "{message}");
+    }
+
+    #[test]
+    fn oversized_list_is_rejected_before_names_are_checked() {
+        let names = vec!["not a dns name".to_owned(); MAX_DNS_NAMES + 1];
+
+        let error = validate(
+            CreateOrderRequest {
+                dns_names: names,
+                ..request()
+            },
+            365,
+        )
+        .expect_err("the list is over the limit");
+
+        let message = error.to_string();
+        assert!(message.contains("at most 250"), "{message}");
+        assert!(!message.contains("not a DNS name"), "{message}");
+    }
+
+    #[test]
+    fn limit_counts_the_common_name() {
+        let names: Vec<String> = (0..MAX_DNS_NAMES)
+            .map(|index| format!("host-{index}.example.com"))
+            .collect();
+        let at_limit: Vec<String> = names[1..].to_vec();
+
+        let over = validate(
+            CreateOrderRequest {
+                dns_names: names,
+                ..request()
+            },
+            365,
+        )
+        .expect_err("250 names plus the common name are over the limit");
+        let accepted = validate(
+            CreateOrderRequest {
+                dns_names: at_limit,
+                ..request()
+            },
+            365,
+        )
+        .expect("249 names plus the common name are at the limit");
+
+        assert!(over.to_string().contains("lists 251 names"), "{over}");
+        assert_eq!(accepted.dns_names.len(), MAX_DNS_NAMES);
     }
 
     #[test]

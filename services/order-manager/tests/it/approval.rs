@@ -56,6 +56,7 @@ async fn approved_order_is_issued_by_the_poller() {
     assert_eq!(certificates.len(), 1);
     let key = harness.keys.key_for("queued").expect("a key was generated");
     assert_eq!(certificates[0].1.certificate_id, issued.certificate_id);
+    assert_eq!(certificates[0].1.order_status, "ISSUED");
     assert_eq!(
         public_key_of(&certificates[0].1.certificate_pem, false),
         public_key_of(&key.csr_pem, true)

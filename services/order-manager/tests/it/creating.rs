@@ -74,6 +74,7 @@ async fn ecdsa_order_is_issued_with_csr_key() {
     assert_eq!(certificate.credential_id, CREDENTIAL_ID);
     assert_eq!(certificate.tracking_id, order.tracking_id);
     assert_eq!(certificate.serial_number, order.serial_number);
+    assert_eq!(certificate.order_status, "ISSUED");
     assert!(!certificate.chain_pem.is_empty());
     assert_eq!(
         public_key_of(&certificate.certificate_pem, false),

@@ -136,6 +136,24 @@ async fn import_maps_every_demo_order() {
             .iter()
             .all(|(_, event)| event.key_id.is_empty() && !event.certificate_pem.is_empty())
     );
+    let demo_states: HashMap<i64, &str> = DEMO_ORDERS
+        .iter()
+        .map(|(tracking_id, _, state)| (*tracking_id, *state))
+        .collect();
+    let order_statuses: HashMap<i64, &str> = certificates
+        .iter()
+        .map(|(_, event)| (event.tracking_id, event.order_status.as_str()))
+        .collect();
+    for (tracking_id, order_status) in &order_statuses {
+        assert_eq!(
+            Some(order_status),
+            demo_states.get(tracking_id),
+            "order_status of the certificate of order {tracking_id}"
+        );
+    }
+    assert_eq!(order_statuses.get(&2_100_009), Some(&"REVOKED"));
+    assert_eq!(order_statuses.get(&2_100_018), Some(&"SUSPENDED"));
+    assert_eq!(order_statuses.get(&2_100_000), Some(&"ISSUED"));
     harness.stop().await;
 }
 
