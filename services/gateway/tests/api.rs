@@ -214,5 +214,8 @@ async fn unauthorized_answer_names_bearer_scheme() {
         .await
         .unwrap();
 
-    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"certitude\"");
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"certitude\""
+    );
 }
