@@ -15,8 +15,9 @@ const PROTOS: &[&str] = &[
 ];
 
 /// Messages with an API key or a private key among their fields.
-const SECRET_MESSAGES: [&str; 2] = [
+const SECRET_MESSAGES: [&str; 3] = [
     "certitude.credential.v1.AddCredentialRequest",
+    "certitude.credential.v1.UpdateCredentialRequest",
     "certitude.credential.v1.ResolvedCredential",
 ];
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::credential::v1::{AddCredentialRequest, ResolvedCredential};
+use crate::credential::v1::{AddCredentialRequest, ResolvedCredential, UpdateCredentialRequest};
 
 const REDACTED: &str = "[REDACTED]";
 
@@ -15,6 +15,21 @@ impl fmt::Debug for AddCredentialRequest {
             .field("api_key", &REDACTED)
             .field("client_certificate_pem", &self.client_certificate_pem)
             .field("client_key_pem", &REDACTED)
+            .field("is_administrator", &self.is_administrator)
+            .finish()
+    }
+}
+
+impl fmt::Debug for UpdateCredentialRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| REDACTED);
+        f.debug_struct("UpdateCredentialRequest")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("api_key", &redacted(&self.api_key))
+            .field("client_certificate_pem", &self.client_certificate_pem)
+            .field("client_key_pem", &redacted(&self.client_key_pem))
+            .field("remove_client_certificate", &self.remove_client_certificate)
             .field("is_administrator", &self.is_administrator)
             .finish()
     }
@@ -49,7 +64,17 @@ mod tests {
             ..Default::default()
         };
 
-        for debug in [format!("{request:?}"), format!("{resolved:?}")] {
+        let update = UpdateCredentialRequest {
+            api_key: Some("key-that-must-not-show".into()),
+            client_key_pem: Some("-----BEGIN PRIVATE KEY-----".into()),
+            ..Default::default()
+        };
+
+        for debug in [
+            format!("{request:?}"),
+            format!("{resolved:?}"),
+            format!("{update:?}"),
+        ] {
             assert!(!debug.contains("must-not-show"), "{debug}");
             assert!(!debug.contains("PRIVATE KEY"), "{debug}");
         }

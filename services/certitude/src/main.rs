@@ -4,6 +4,7 @@
 
 mod admin;
 
+use certitude::rotate;
 use certitude_platform::clock;
 use certitude_platform::config::{self, CommonConfig};
 use certitude_platform::shutdown::Shutdown;
@@ -36,6 +37,10 @@ enum Command {
     Provision(admin::ProvisionArgs),
     /// Prints a new random master key as ID:BASE64, for CERTITUDE_MASTER_KEYS.
     GenerateMasterKey(admin::GenerateMasterKeyArgs),
+    /// Re-wraps every sealed secret under the current (first) master key, the database step of
+    /// a master key rotation.
+    #[command(long_about = rotate::PROCEDURE)]
+    RotateMasterKey(rotate::RotateMasterKeyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,7 +82,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Provision(args) => admin::provision(args).await,
         Command::GenerateMasterKey(args) => admin::generate_master_key(&args),
+        Command::RotateMasterKey(args) => rotate_master_key(&args).await,
     }
+}
+
+/// Runs the rotation, prints its counts, and fails when blobs are left under older keys.
+async fn rotate_master_key(args: &rotate::RotateMasterKeyArgs) -> anyhow::Result<()> {
+    let report = rotate::rotate_master_key(args).await?;
+    println!("{report}");
+    let remaining = report.remaining();
+    if remaining > 0 {
+        anyhow::bail!(
+            "{remaining} sealed blobs are still under older master keys: make sure every \
+             replica runs with master key {} first in its keyring, then run rotate-master-key \
+             again",
+            report.current_key_id
+        );
+    }
+    Ok(())
 }
 
 /// Starts telemetry and the signal handler that stops the service on SIGINT or SIGTERM.

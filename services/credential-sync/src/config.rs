@@ -1,5 +1,5 @@
 //! The service's configuration: the settings every service shares, plus the catalog sync
-//! schedule and the limits of calls to Entrust.
+//! schedule, the limits of calls to Entrust, and the address of order-manager.
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -20,7 +20,9 @@ pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
 
-    /// Time between two scheduled catalog syncs of each credential, such as 6h or 90m.
+    /// Time between two scheduled catalog syncs of each credential, such as 6h or 90m. Each
+    /// credential waits up to 10 % more or less, drawn anew after every sync, so that
+    /// credentials do not all sync at once.
     #[arg(long, env = "CERTITUDE_CATALOG_SYNC_INTERVAL", default_value = "6h",
         value_parser = config::positive_duration, help_heading = "Entrust")]
     pub catalog_sync_interval: Duration,
@@ -44,6 +46,28 @@ pub struct Config {
     #[arg(long, env = "CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", default_value = "false",
         action = ArgAction::Set, value_parser = config::boolean, help_heading = "Entrust")]
     pub entrust_allow_loopback_http: bool,
+
+    /// gRPC URL of order-manager, which counts the orders that use a credential before the
+    /// credential is deleted.
+    #[arg(long, env = "CERTITUDE_ORDER_MANAGER_URL", default_value = "http://127.0.0.1:50053",
+        value_parser = service_url, help_heading = "Services")]
+    pub order_manager_url: String,
+
+    /// Deadline of one call to order-manager, such as 30s.
+    #[arg(long, env = "CERTITUDE_SERVICE_CALL_TIMEOUT", default_value = "30s",
+        value_parser = config::positive_duration, help_heading = "Services")]
+    pub service_call_timeout: Duration,
+}
+
+/// Accepts an http or https URL with a host, such as http://order-manager:50051.
+fn service_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim();
+    match url::Url::parse(trimmed) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err("expected an http or https URL, such as http://order-manager:50051".to_owned()),
+    }
 }
 
 /// The config as a command of its own, for [`Config::from_pairs`].
@@ -85,6 +109,8 @@ mod tests {
         assert_eq!(config.entrust_timeout, Duration::from_secs(60));
         assert_eq!(config.entrust_verify_timeout, Duration::from_secs(15));
         assert!(!config.entrust_allow_loopback_http);
+        assert_eq!(config.order_manager_url, "http://127.0.0.1:50053");
+        assert_eq!(config.service_call_timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -96,6 +122,8 @@ mod tests {
             ("CERTITUDE_ENTRUST_VERIFY_TIMEOUT", "2500ms"),
             ("CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", "true"),
             ("CERTITUDE_DB_SCHEMA", "credential_sync_blue"),
+            ("CERTITUDE_ORDER_MANAGER_URL", "https://order-manager:50051"),
+            ("CERTITUDE_SERVICE_CALL_TIMEOUT", "5s"),
         ])
         .expect("the values are valid");
 
@@ -104,6 +132,17 @@ mod tests {
         assert_eq!(config.entrust_verify_timeout, Duration::from_millis(2500));
         assert!(config.entrust_allow_loopback_http);
         assert_eq!(config.common.db_schema.as_str(), "credential_sync_blue");
+        assert_eq!(config.order_manager_url, "https://order-manager:50051");
+        assert_eq!(config.service_call_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn order_manager_url_without_host_is_rejected() {
+        let error = Config::from_pairs([DATABASE_URL, ("CERTITUDE_ORDER_MANAGER_URL", "50053")])
+            .expect_err("the URL has no scheme or host");
+
+        let message = error.to_string();
+        assert!(message.contains("CERTITUDE_ORDER_MANAGER_URL"), "{message}");
     }
 
     #[test]

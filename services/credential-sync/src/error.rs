@@ -9,6 +9,8 @@ use certitude_platform::db::DbError;
 use certitude_platform::outbox::OutboxError;
 use certitude_platform::seal::SealError;
 
+use crate::order_manager::OrderCountError;
+
 /// An error of a credential-sync operation.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -67,6 +69,10 @@ pub enum ServiceError {
     /// Entrust failed in a way the caller cannot act on, such as an undecodable response.
     #[error("the call to Entrust failed")]
     Entrust(#[source] entrust::Error),
+
+    /// order-manager answered the order count with an error.
+    #[error("counting the credential's orders failed")]
+    OrderManager(#[source] OrderCountError),
 }
 
 impl ServiceError {

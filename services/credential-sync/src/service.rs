@@ -2,9 +2,11 @@
 //! for the tasks to stop.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use anyhow::Context;
 use certitude_platform::clock::SharedClock;
-use certitude_platform::grpc::GrpcServer;
+use certitude_platform::grpc::{GrpcServer, connect_lazy};
 use certitude_platform::health;
 use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
 use certitude_platform::service::{self, Backends, ServiceTasks};
@@ -15,6 +17,7 @@ use sqlx::migrate::Migrator;
 use crate::config::Config;
 use crate::entrust_api::EntrustAccess;
 use crate::grpc::CredentialApi;
+use crate::order_manager::{GrpcOrderCounter, OrderCounter};
 use crate::state::Deps;
 use crate::sync::{SyncLauncher, run_schedule};
 
@@ -44,18 +47,34 @@ impl RunningService {
     }
 }
 
-/// Starts the service and returns at once.
+/// Starts the service and returns at once, counting a credential's orders with order-manager
+/// at `CERTITUDE_ORDER_MANAGER_URL` (connected on first use).
 ///
 /// Connects to Postgres and NATS, applies the migrations unless disabled, and binds the gRPC
 /// and HTTP listeners. Port 0 picks a free port, and the bound addresses are returned. Then it
 /// spawns the gRPC server, the health server, the outbox relay and the sync schedule. Every
 /// task stops when `shutdown` fires, and [`RunningService::wait`] joins them.
 ///
-/// Fails when a master key, Postgres, NATS or a listener is missing or unusable.
+/// Fails when a master key, Postgres, NATS, a listener or the order-manager URL is missing or
+/// unusable.
 pub async fn start(
     config: Config,
     clock: SharedClock,
     shutdown: Shutdown,
+) -> anyhow::Result<RunningService> {
+    let channel = connect_lazy(&config.order_manager_url, config.service_call_timeout)
+        .context("CERTITUDE_ORDER_MANAGER_URL is not a usable gRPC endpoint")?;
+    let orders = GrpcOrderCounter::new(channel, config.order_manager_url.clone());
+    start_with_orders(config, clock, shutdown, Arc::new(orders)).await
+}
+
+/// Starts the service as [`start`] does, with `orders` counting the orders that use a
+/// credential before its deletion, such as an in-process stand-in for order-manager.
+pub async fn start_with_orders(
+    config: Config,
+    clock: SharedClock,
+    shutdown: Shutdown,
+    orders: Arc<dyn OrderCounter>,
 ) -> anyhow::Result<RunningService> {
     let keyring = config.common.keyring()?;
     let Backends {
@@ -79,7 +98,7 @@ pub async fn start(
             .with_verify_timeout(config.entrust_verify_timeout),
     };
     let syncs = SyncLauncher::new(deps.clone(), shutdown.token());
-    let api = CredentialApi::new(deps, syncs.clone());
+    let api = CredentialApi::new(deps, syncs.clone(), orders);
     let readiness = service::readiness(pool.clone(), nats);
     let relay = Relay::new(pool, jetstream, clock, &events, RelaySettings::default());
 

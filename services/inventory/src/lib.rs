@@ -15,6 +15,7 @@ pub mod key_service;
 pub mod key_store;
 pub mod keys;
 pub mod order_status;
+pub mod sealed;
 mod service;
 
 pub use config::Config;

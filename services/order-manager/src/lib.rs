@@ -10,6 +10,7 @@
 
 pub mod config;
 mod core;
+pub mod credential_cache;
 mod error;
 mod events;
 mod grpc;

@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::core::{Core, Settings};
+use crate::credential_cache::CacheConsumers;
 use crate::grpc::OrderApi;
 use crate::import::Importer;
 use crate::poller;
@@ -59,8 +60,9 @@ pub async fn start(
 
 /// Connects to Postgres and NATS, applies the migrations (unless `CERTITUDE_RUN_MIGRATIONS` is
 /// false) and creates the event streams when missing. Then binds the gRPC and HTTP listeners
-/// (port 0 picks a free port, and the bound addresses are returned), spawns every task (gRPC
-/// server, health server, outbox relay, poller) and returns at once.
+/// (port 0 picks a free port, and the bound addresses are returned). It spawns every task and
+/// returns at once: the gRPC server, the health server, the outbox relay, the poller, and the
+/// consumers of CredentialUpdated and CredentialRemoved that drop cached credentials.
 ///
 /// Every task stops when `shutdown` fires; a task that fails stops the others of this service.
 /// [`RunningService::wait`] joins them, and the imports still running.
@@ -93,7 +95,7 @@ pub async fn start_with_sources(
         pool: pool.clone(),
         clock: clock.clone(),
         outbox: Outbox::new(SERVICE_NAME, &events, clock.clone()),
-        credentials: sources.credentials,
+        credentials: Arc::clone(&sources.credentials),
         keys: sources.keys,
         settings: Settings::from_config(&config),
     };
@@ -116,6 +118,15 @@ pub async fn start_with_sources(
         health::serve(http_listener, readiness, health_stop).await?;
         Ok(())
     });
+
+    let cache_consumers = CacheConsumers {
+        jetstream: jetstream.clone(),
+        pool: pool.clone(),
+        clock: clock.clone(),
+        events: events.clone(),
+        credentials: sources.credentials,
+    };
+    cache_consumers.spawn(&mut tasks, &stop);
 
     let relay = Relay::new(pool, jetstream, clock, &events, RelaySettings::default());
     let relay_stop = stop.token();

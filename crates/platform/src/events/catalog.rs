@@ -54,6 +54,8 @@ macro_rules! events {
 
 events! {
     CredentialAdded => "credential", "added";
+    CredentialUpdated => "credential", "updated";
+    CredentialRemoved => "credential", "removed";
     CatalogSynced => "catalog", "synced";
     OrderCreated => "order", "created";
     OrderImported => "order", "imported";

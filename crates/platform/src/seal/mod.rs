@@ -9,11 +9,13 @@
 //! Each blob is a versioned binary record that names the master key that wrapped it. A
 //! keyring with the current key and the previous ones therefore opens records sealed before
 //! a rotation, and [`Keyring::rewrap`] moves a record to the current key without touching the
-//! encrypted secret. The associated data given to [`Keyring::seal`] binds a blob to its record
-//! (build it with [`record_aad`]): a blob copied to another row fails to open there.
+//! encrypted secret. [`rewrap_column`] does the same for every blob of a table column. The
+//! associated data given to [`Keyring::seal`] binds a blob to its record (build it with
+//! [`record_aad`]): a blob copied to another row fails to open there.
 
 mod format;
 mod keys;
+mod rewrap;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -21,6 +23,10 @@ use secrecy::SecretSlice;
 use secrecy::zeroize::Zeroizing;
 
 pub use keys::{KeyId, Keyring, KeyringError, MASTER_KEY_LEN, MAX_KEY_ID_LEN, MasterKey};
+pub use rewrap::{
+    ColumnRewrap, DEFAULT_REWRAP_BATCH_SIZE, RewrapError, RewrapStats, RowId, SealedColumn,
+    rewrap_column,
+};
 
 use format::{SealedParts, TAG_LEN, WRAPPED_KEY_LEN};
 

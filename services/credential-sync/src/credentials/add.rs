@@ -4,6 +4,7 @@
 use certitude_platform::db::DbError;
 
 use super::{Credential, NewCredential, store};
+use crate::catalog::KindSet;
 use crate::error::{ServiceError, error_chain};
 use crate::state::Deps;
 use crate::sync::{SyncLauncher, Trigger};
@@ -37,7 +38,10 @@ pub async fn add_credential(
         credential.name
     );
 
-    if let Err(error) = syncs.start(credential.id, Trigger::CredentialAdded).await {
+    let first_sync = syncs
+        .start(credential.id, Trigger::CredentialAdded, KindSet::all())
+        .await;
+    if let Err(error) = first_sync {
         tracing::warn!(
             credential.id = %credential.id,
             error = %error_chain(&error),

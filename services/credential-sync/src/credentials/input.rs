@@ -78,7 +78,7 @@ impl NewCredential {
     }
 }
 
-fn parse_name(name: &str) -> Result<String, ServiceError> {
+pub(super) fn parse_name(name: &str) -> Result<String, ServiceError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(ServiceError::invalid(
@@ -145,7 +145,7 @@ fn parse_username(username: &str) -> Result<String, ServiceError> {
 }
 
 /// Returns the certificate and key, both present or both absent.
-fn parse_client_identity(
+pub(super) fn parse_client_identity(
     certificate_pem: String,
     key_pem: String,
 ) -> Result<(Option<String>, Option<SecretString>), ServiceError> {

@@ -1,23 +1,35 @@
-//! Entrust credentials: validation of new ones, their verification against Entrust, storage
-//! with the secrets sealed, and reading them back with or without the secrets.
+//! Entrust credentials: validation of new ones and of changes, their verification against
+//! Entrust, storage with the secrets sealed, reading them back with or without the secrets,
+//! deletion, and the record of administrator actions Entrust refused.
 
 mod add;
+mod changes;
+mod delete;
+mod events;
 mod input;
+mod permission;
 mod store;
+mod update;
+mod update_input;
 
 use std::fmt;
 
 use entrust::ClientIdentity;
 use secrecy::SecretString;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use url::Url;
 use uuid::Uuid;
 
 use crate::entrust_api::EntrustTarget;
 
 pub use add::add_credential;
+pub use delete::delete_credential;
 pub use input::NewCredential;
+pub use permission::{mark_administrator_right_missing, report_permission_denied};
 pub use store::{get, list, resolve};
+pub use update::update_credential;
+pub use update_input::{CredentialUpdate, IdentityChange};
 
 /// Table of the credentials, named in the associated data of their sealed secrets.
 const TABLE: &str = "credentials";
@@ -36,8 +48,33 @@ pub struct Credential {
     pub client_certificate_pem: Option<String>,
     /// Whether the Entrust API user has administrator rights, as the user declared.
     pub is_administrator: bool,
+    /// Set when Entrust refused an administrator action taken with the credential (HTTP 403)
+    /// since `is_administrator` was last set.
+    pub missing_administrator_right: Option<MissingAdministratorRight>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// An administrator action Entrust refused with HTTP 403, and when it first did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingAdministratorRight {
+    pub since: OffsetDateTime,
+    /// The refused action as its reporter named it, such as `approve order 12345`.
+    pub action: String,
+}
+
+impl MissingAdministratorRight {
+    /// Returns what happened and what to do, for display.
+    pub fn message(&self) -> String {
+        let since = self.since.format(&Rfc3339).unwrap_or_default();
+        format!(
+            "Entrust refused the administrator action {:?} with this credential on {since} \
+             (HTTP 403): grant the Entrust API user administrator rights in the Entrust portal, \
+             then set is_administrator with UpdateCredential; until then use a credential with \
+             administrator rights for such actions",
+            self.action
+        )
+    }
 }
 
 /// A credential with its secrets opened, for calling Entrust. `Debug` redacts the secrets.

@@ -1,5 +1,6 @@
 //! The `credentials` table: inserting a credential with its secrets sealed and its
-//! CredentialAdded event in one transaction, and reading credentials back.
+//! CredentialAdded event in one transaction, and reading credentials back. Changes and
+//! deletion are in `changes`.
 
 use certitude_platform::db::DbError;
 use certitude_platform::outbox::{NewEvent, Outbox};
@@ -11,7 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::{Credential, NewCredential, ResolvedCredential, TABLE};
+use super::{Credential, MissingAdministratorRight, NewCredential, ResolvedCredential, TABLE};
 use crate::error::ServiceError;
 use crate::paging::{PageLimits, decode_token, encode_token};
 
@@ -28,18 +29,21 @@ const NAME_CONSTRAINT: &str = "credentials_name_key";
 macro_rules! columns {
     () => {
         "id, name, api_base_url, username, client_certificate_pem, is_administrator, \
-         created_at, updated_at"
+         administrator_right_missing_since, denied_administrator_action, created_at, updated_at"
     };
 }
+pub(super) use columns;
 
 #[derive(sqlx::FromRow)]
-struct CredentialRow {
+pub(super) struct CredentialRow {
     id: Uuid,
     name: String,
     api_base_url: String,
     username: String,
     client_certificate_pem: Option<String>,
     is_administrator: bool,
+    administrator_right_missing_since: Option<OffsetDateTime>,
+    denied_administrator_action: Option<String>,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
 }
@@ -53,6 +57,10 @@ impl From<CredentialRow> for Credential {
             username: row.username,
             client_certificate_pem: row.client_certificate_pem,
             is_administrator: row.is_administrator,
+            missing_administrator_right: row
+                .administrator_right_missing_since
+                .zip(row.denied_administrator_action)
+                .map(|(since, action)| MissingAdministratorRight { since, action }),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -60,7 +68,7 @@ impl From<CredentialRow> for Credential {
 }
 
 /// Returns the associated data that binds a sealed secret to its row and column.
-fn secret_aad(id: Uuid, column: &str) -> Vec<u8> {
+pub(super) fn secret_aad(id: Uuid, column: &str) -> Vec<u8> {
     record_aad(TABLE, column, &id.to_string())
 }
 
@@ -95,14 +103,14 @@ pub(super) async fn insert(
         None => None,
     };
 
-    let row: CredentialRow = sqlx::query_as(
+    let row: CredentialRow = sqlx::query_as(concat!(
         "INSERT INTO credentials (id, name, api_base_url, username, api_key,
                                   client_certificate_pem, client_key, is_administrator,
                                   created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-         RETURNING id, name, api_base_url, username, client_certificate_pem,
-                   is_administrator, created_at, updated_at",
-    )
+         RETURNING ",
+        columns!()
+    ))
     .bind(id)
     .bind(&new.name)
     .bind(new.stored_url())
@@ -126,7 +134,8 @@ pub(super) async fn insert(
     Ok(credential)
 }
 
-fn name_conflict(error: DbError, name: &str) -> ServiceError {
+/// Maps a violation of the unique name to [`ServiceError::NameTaken`].
+pub(super) fn name_conflict(error: DbError, name: &str) -> ServiceError {
     match &error {
         DbError::Conflict {
             constraint: Some(constraint),

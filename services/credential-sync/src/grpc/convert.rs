@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::catalog::{DomainEntry, OrganizationEntry, ProductEntry};
-use crate::credentials::{Credential, ResolvedCredential};
+use crate::credentials::{Credential, MissingAdministratorRight, ResolvedCredential};
 use crate::sync::SyncRun;
 
 /// Formats an instant as RFC 3339 text.
@@ -29,6 +29,7 @@ fn client_id(value: Option<i64>) -> i32 {
 
 /// Converts a credential without its secrets.
 pub fn credential(credential: &Credential) -> proto::Credential {
+    let missing = credential.missing_administrator_right.as_ref();
     proto::Credential {
         id: credential.id.to_string(),
         name: credential.name.clone(),
@@ -38,6 +39,16 @@ pub fn credential(credential: &Credential) -> proto::Credential {
         has_client_certificate: credential.client_certificate_pem.is_some(),
         created_at: rfc3339(credential.created_at),
         updated_at: rfc3339(credential.updated_at),
+        lacks_administrator_right: missing.is_some(),
+        administrator_right_missing_since: missing
+            .map(|missing| rfc3339(missing.since))
+            .unwrap_or_default(),
+        denied_administrator_action: missing
+            .map(|missing| missing.action.clone())
+            .unwrap_or_default(),
+        administrator_right_message: missing
+            .map(MissingAdministratorRight::message)
+            .unwrap_or_default(),
     }
 }
 
@@ -59,6 +70,7 @@ pub fn resolved(resolved: &ResolvedCredential) -> proto::ResolvedCredential {
     }
 }
 
+/// Converts a sync run.
 pub fn sync_run(run: &SyncRun) -> proto::SyncRun {
     proto::SyncRun {
         id: run.id.to_string(),
@@ -72,6 +84,9 @@ pub fn sync_run(run: &SyncRun) -> proto::SyncRun {
         finished_at: optional_rfc3339(run.finished_at),
         trigger: run.trigger.clone(),
         removed: run.removed,
+        kinds: run.kinds.names(),
+        added: run.added,
+        changed: run.changed,
     }
 }
 

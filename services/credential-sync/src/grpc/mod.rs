@@ -4,13 +4,16 @@
 mod convert;
 mod status;
 
+use std::sync::Arc;
+
 use certitude_proto::credential::v1 as proto;
 use certitude_proto::credential::v1::credential_service_server::CredentialService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::catalog::{self, CatalogQuery};
-use crate::credentials::{self, NewCredential};
+use crate::catalog::{self, CatalogQuery, KindSet};
+use crate::credentials::{self, CredentialUpdate, NewCredential};
+use crate::order_manager::OrderCounter;
 use crate::state::Deps;
 use crate::sync::{SyncLauncher, Trigger};
 
@@ -21,11 +24,17 @@ use status::{parse_id, to_status};
 pub struct CredentialApi {
     deps: Deps,
     syncs: SyncLauncher,
+    orders: Arc<dyn OrderCounter>,
 }
 
 impl CredentialApi {
-    pub fn new(deps: Deps, syncs: SyncLauncher) -> Self {
-        Self { deps, syncs }
+    /// Creates the handler; `orders` counts a credential's orders before its deletion.
+    pub fn new(deps: Deps, syncs: SyncLauncher, orders: Arc<dyn OrderCounter>) -> Self {
+        Self {
+            deps,
+            syncs,
+            orders,
+        }
     }
 
     /// Fails with NOT_FOUND unless the credential exists.
@@ -88,6 +97,44 @@ impl CredentialService for CredentialApi {
         Ok(Response::new(convert::credential(&credential)))
     }
 
+    async fn update_credential(
+        &self,
+        request: Request<proto::UpdateCredentialRequest>,
+    ) -> Result<Response<proto::Credential>, Status> {
+        let request = request.into_inner();
+        let id = parse_id("id", &request.id)?;
+        let update = CredentialUpdate::parse(request).map_err(to_status)?;
+        let credential = credentials::update_credential(&self.deps, id, update)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::credential(&credential)))
+    }
+
+    async fn delete_credential(
+        &self,
+        request: Request<proto::DeleteCredentialRequest>,
+    ) -> Result<Response<proto::Credential>, Status> {
+        let id = parse_id("id", &request.get_ref().id)?;
+        let force = request.get_ref().force;
+        let credential =
+            credentials::delete_credential(&self.deps, self.orders.as_ref(), id, force)
+                .await
+                .map_err(to_status)?;
+        Ok(Response::new(convert::credential(&credential)))
+    }
+
+    async fn report_permission_denied(
+        &self,
+        request: Request<proto::ReportPermissionDeniedRequest>,
+    ) -> Result<Response<proto::Credential>, Status> {
+        let id = parse_id("credential_id", &request.get_ref().credential_id)?;
+        let credential =
+            credentials::report_permission_denied(&self.deps, id, &request.get_ref().action)
+                .await
+                .map_err(to_status)?;
+        Ok(Response::new(convert::credential(&credential)))
+    }
+
     // NOTE: every caller that reaches the gRPC port may resolve a credential. Limiting it to
     // order-manager needs caller identity (mTLS), which the server does not check yet.
     async fn resolve_credential(
@@ -107,13 +154,29 @@ impl CredentialService for CredentialApi {
         request: Request<proto::SyncCatalogRequest>,
     ) -> Result<Response<proto::SyncRun>, Status> {
         let credential_id = parse_id("credential_id", &request.get_ref().credential_id)?;
+        let kinds = KindSet::parse(&request.get_ref().kinds).map_err(to_status)?;
         self.require_credential(credential_id).await?;
         let run = self
             .syncs
-            .start(credential_id, Trigger::OnDemand)
+            .start(credential_id, Trigger::OnDemand, kinds)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::sync_run(&run)))
+    }
+
+    async fn sync_all_catalogs(
+        &self,
+        request: Request<proto::SyncAllCatalogsRequest>,
+    ) -> Result<Response<proto::SyncAllCatalogsResponse>, Status> {
+        let kinds = KindSet::parse(&request.get_ref().kinds).map_err(to_status)?;
+        let runs = self
+            .syncs
+            .start_all(Trigger::OnDemand, &kinds)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::SyncAllCatalogsResponse {
+            sync_runs: runs.iter().map(convert::sync_run).collect(),
+        }))
     }
 
     async fn get_sync_run(

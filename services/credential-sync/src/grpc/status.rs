@@ -29,7 +29,8 @@ pub fn to_status(error: ServiceError) -> Status {
         ServiceError::Db(_)
         | ServiceError::Seal(_)
         | ServiceError::Outbox(_)
-        | ServiceError::Entrust(_) => {
+        | ServiceError::Entrust(_)
+        | ServiceError::OrderManager(_) => {
             tracing::error!(error = %error_chain(&error), "request failed");
             Status::internal("internal error")
         }

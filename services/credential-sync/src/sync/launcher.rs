@@ -8,8 +8,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use super::runs::{self, CloseError};
+use super::runs::{self, CloseError, LastFullSync};
 use super::{SyncRun, Trigger, runner};
+use crate::catalog::KindSet;
 use crate::error::ServiceError;
 use crate::paging::{PageLimits, decode_token, encode_token};
 use crate::state::Deps;
@@ -42,15 +43,16 @@ impl SyncLauncher {
         }
     }
 
-    /// Starts a run for the credential and returns it at once, or returns the run already
-    /// running for it, whichever replica started that one. A running run whose lease expired
-    /// is first closed as failed.
+    /// Starts a run of `kinds` for the credential and returns it at once, or returns the run
+    /// already running for it, whichever replica started that one and whatever kinds it
+    /// covers. A running run whose lease expired is first closed as failed.
     ///
     /// Fails with NOT_FOUND for an unknown credential and UNAVAILABLE while the service stops.
     pub async fn start(
         &self,
         credential_id: Uuid,
         trigger: Trigger,
+        kinds: KindSet,
     ) -> Result<SyncRun, ServiceError> {
         if self.cancel.is_cancelled() {
             return Err(ServiceError::Unavailable {
@@ -75,6 +77,7 @@ impl SyncLauncher {
             &self.deps.pool,
             credential_id,
             trigger,
+            &kinds,
             now,
             now + runner::LEASE,
         )
@@ -85,6 +88,7 @@ impl SyncLauncher {
                 credential.id = %credential_id,
                 sync_run.id = %started.run.id,
                 sync.trigger = trigger.as_str(),
+                sync.kinds = ?kinds.names(),
                 "started catalog sync {} of credential {credential_id}",
                 started.run.id
             );
@@ -93,6 +97,28 @@ impl SyncLauncher {
             self.tracker.spawn(execution);
         }
         Ok(started.run)
+    }
+
+    /// Starts (or joins) a run of `kinds` for every credential, one after the other, and
+    /// returns the runs in the credentials' creation order. A credential deleted meanwhile is
+    /// skipped.
+    pub async fn start_all(
+        &self,
+        trigger: Trigger,
+        kinds: &KindSet,
+    ) -> Result<Vec<SyncRun>, ServiceError> {
+        let credential_ids = runs::credential_ids(&self.deps.pool)
+            .await
+            .map_err(|error| ServiceError::Db(error.into()))?;
+        let mut started = Vec::with_capacity(credential_ids.len());
+        for credential_id in credential_ids {
+            match self.start(credential_id, trigger, kinds.clone()).await {
+                Ok(run) => started.push(run),
+                Err(ServiceError::NotFound { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(started)
     }
 
     /// Returns one run.
@@ -128,13 +154,14 @@ impl SyncLauncher {
         Ok((page, next_page_token))
     }
 
-    /// Returns the credentials without a run started after `started_after`, at most `limit`.
-    pub(super) async fn due_credentials(
+    /// Returns at most `limit` credentials whose last run of every kind started at or before
+    /// `started_before`, or that have none; see [`runs::last_full_syncs`].
+    pub(super) async fn last_full_syncs(
         &self,
-        started_after: OffsetDateTime,
+        started_before: OffsetDateTime,
         limit: i64,
-    ) -> Result<Vec<Uuid>, DbError> {
-        Ok(runs::due_credentials(&self.deps.pool, started_after, limit).await?)
+    ) -> Result<Vec<LastFullSync>, DbError> {
+        Ok(runs::last_full_syncs(&self.deps.pool, started_before, limit).await?)
     }
 
     /// Returns the service's clock.

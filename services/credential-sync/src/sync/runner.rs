@@ -1,5 +1,11 @@
-//! Executing one sync run in the background: fetch the catalog from Entrust while renewing the
-//! run's lease, then store it, end the run and write its event in one transaction.
+//! Executing one sync run in the background: fetch the requested catalog kinds from Entrust
+//! while renewing the run's lease, then store each kind Entrust listed, end the run and write
+//! its event in one transaction.
+//!
+//! Kinds fail independently. A run whose kinds all succeeded ends `succeeded`, one where some
+//! failed ends `partial` with the others stored, and one where all failed ends `failed`. The
+//! stored entries of a failed kind stay as they were. When Entrust answered a kind with HTTP
+//! 403, the credential is also marked as lacking administrator rights.
 
 use std::time::Duration;
 
@@ -8,8 +14,9 @@ use certitude_platform::outbox::OutboxError;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{SyncRun, runs};
-use crate::catalog::{self, Catalog};
+use super::runs::{self, RunTotals};
+use super::{RunState, SyncRun};
+use crate::catalog::{self, CatalogKind, Entries};
 use crate::credentials;
 use crate::error::{ServiceError, error_chain};
 use crate::state::Deps;
@@ -21,10 +28,13 @@ pub(super) const LEASE: Duration = Duration::from_secs(120);
 /// Time between two renewals of a run's lease, well inside [`LEASE`].
 const LEASE_RENEWAL: Duration = Duration::from_secs(30);
 
-/// Maximum length of the error text stored with a failed run, in characters.
+/// Maximum length of the error text stored with a run, in characters.
 const MAX_ERROR_CHARS: usize = 2000;
 
-/// The reason a run failed. No variant's message contains a secret.
+/// What Entrust returned for each requested kind.
+type Fetched = Vec<(CatalogKind, Result<Entries, entrust::Error>)>;
+
+/// The reason a whole run failed. No variant's message contains a secret.
 #[derive(Debug, thiserror::Error)]
 enum RunError {
     #[error("the credential could not be read")]
@@ -36,19 +46,17 @@ enum RunError {
     #[error("the Entrust client could not be built")]
     Client(#[source] entrust::Error),
 
-    #[error("fetching the catalog from Entrust failed")]
-    Fetch(#[source] entrust::Error),
-
     #[error("storing the catalog failed")]
     Store(#[source] DbError),
 
-    #[error("writing the CatalogSynced event failed")]
+    #[error("writing the run's events failed")]
     Event(#[source] OutboxError),
 
     #[error("the service stopped before the run finished; start another sync")]
     Interrupted,
 
-    /// Another replica closed the run as abandoned; it records nothing more.
+    /// Another replica closed the run as abandoned, or the credential was deleted; the run
+    /// records nothing more.
     #[error("the run's lease expired and another replica closed it")]
     LeaseLost,
 }
@@ -56,6 +64,16 @@ enum RunError {
 impl From<sqlx::Error> for RunError {
     fn from(error: sqlx::Error) -> Self {
         Self::Store(error.into())
+    }
+}
+
+impl From<ServiceError> for RunError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Db(error) => Self::Store(error),
+            ServiceError::Outbox(error) => Self::Event(error),
+            other => Self::Credential(other),
+        }
     }
 }
 
@@ -68,21 +86,14 @@ pub(super) async fn execute(deps: Deps, run: SyncRun, cancel: CancellationToken)
     );
     async move {
         let result = match fetch_while_leased(&deps, &run, &cancel).await {
-            Ok(catalog) => store(&deps, &run, &catalog).await,
+            Ok(fetched) => store(&deps, &run, fetched).await,
             Err(error) => Err(error),
         };
         match result {
-            Ok(finished) => tracing::info!(
-                catalog.organizations = finished.organizations,
-                catalog.domains = finished.domains,
-                catalog.products = finished.products,
-                catalog.removed = finished.removed,
-                "catalog sync {} of credential {} succeeded",
-                run.id,
-                run.credential_id
-            ),
+            Ok(finished) => log_finished(&finished),
             Err(RunError::LeaseLost) => tracing::warn!(
-                "catalog sync {} lost its lease to another replica; its result was dropped",
+                "catalog sync {} lost its lease to another replica, or its credential was \
+                 deleted; its result was dropped",
                 run.id
             ),
             Err(error) => record_failure(&deps, &run, &error).await,
@@ -92,26 +103,54 @@ pub(super) async fn execute(deps: Deps, run: SyncRun, cancel: CancellationToken)
     .await
 }
 
-/// Fetches the catalog, renewing the run's lease meanwhile.
+fn log_finished(run: &SyncRun) {
+    let error = run.error.as_deref().unwrap_or_default();
+    match run.state {
+        RunState::Succeeded => tracing::info!(
+            catalog.organizations = run.organizations,
+            catalog.domains = run.domains,
+            catalog.products = run.products,
+            catalog.added = run.added,
+            catalog.changed = run.changed,
+            catalog.removed = run.removed,
+            "catalog sync {} of credential {} succeeded",
+            run.id,
+            run.credential_id
+        ),
+        _ => tracing::warn!(
+            error,
+            catalog.added = run.added,
+            catalog.changed = run.changed,
+            catalog.removed = run.removed,
+            "catalog sync {} of credential {} ended {}; the failed kinds keep their last \
+             catalog",
+            run.id,
+            run.credential_id,
+            run.state.as_str()
+        ),
+    }
+}
+
+/// Fetches the run's kinds, renewing the run's lease meanwhile.
 async fn fetch_while_leased(
     deps: &Deps,
     run: &SyncRun,
     cancel: &CancellationToken,
-) -> Result<Catalog, RunError> {
+) -> Result<Fetched, RunError> {
     let resolved = credentials::resolve(&deps.pool, &deps.keyring, run.credential_id)
         .await
         .map_err(RunError::Credential)?;
     let target = resolved.target().map_err(RunError::Url)?;
     let client = deps.entrust.client(&target).map_err(RunError::Client)?;
 
-    let fetch = catalog::fetch(&client);
+    let fetch = catalog::fetch(&client, &run.kinds);
     tokio::pin!(fetch);
     let mut renewal = tokio::time::interval(LEASE_RENEWAL);
     // The first tick completes at once; the lease is fresh from the start.
     renewal.tick().await;
     loop {
         tokio::select! {
-            result = &mut fetch => return result.map_err(RunError::Fetch),
+            fetched = &mut fetch => return Ok(fetched),
             () = cancel.cancelled() => return Err(RunError::Interrupted),
             _ = renewal.tick() => {
                 let until = deps.clock.now() + LEASE;
@@ -123,12 +162,43 @@ async fn fetch_while_leased(
     }
 }
 
-/// Stores the catalog, ends the run and writes its event in one transaction.
-async fn store(deps: &Deps, run: &SyncRun, catalog: &Catalog) -> Result<SyncRun, RunError> {
+/// Stores each kind Entrust listed, marks the credential when Entrust refused a kind with HTTP
+/// 403, ends the run and writes its events, in one transaction.
+async fn store(deps: &Deps, run: &SyncRun, fetched: Fetched) -> Result<SyncRun, RunError> {
     let now = deps.clock.now();
+    let requested = fetched.len();
+    let mut totals = RunTotals::default();
+    let mut failures: Vec<(CatalogKind, entrust::Error)> = Vec::new();
     let mut tx = deps.pool.begin().await?;
-    let applied = catalog::apply(&mut tx, run.credential_id, catalog, now).await?;
-    let Some(finished) = runs::finish_succeeded(&mut tx, run.id, applied, now).await? else {
+    for (kind, result) in fetched {
+        match result {
+            Ok(entries) => {
+                let counts = catalog::apply(&mut tx, run.credential_id, &entries, now).await?;
+                totals.add(kind, counts);
+            }
+            Err(error) => failures.push((kind, error)),
+        }
+    }
+
+    if let Some(endpoint) = refused_endpoint(&failures) {
+        let outbox = &deps.outbox;
+        credentials::mark_administrator_right_missing(
+            &mut tx,
+            outbox,
+            run.credential_id,
+            endpoint,
+            now,
+        )
+        .await?;
+    }
+    let state = match failures.len() {
+        0 => RunState::Succeeded,
+        failed if failed == requested => RunState::Failed,
+        _ => RunState::Partial,
+    };
+    let error = failure_text(&failures);
+    let finished = runs::finish(&mut tx, run.id, state, totals, error.as_deref(), now).await?;
+    let Some(finished) = finished else {
         return Err(RunError::LeaseLost);
     };
     deps.outbox
@@ -137,6 +207,28 @@ async fn store(deps: &Deps, run: &SyncRun, catalog: &Catalog) -> Result<SyncRun,
         .map_err(RunError::Event)?;
     tx.commit().await?;
     Ok(finished)
+}
+
+/// Returns the endpoint of the first kind Entrust refused with HTTP 403.
+fn refused_endpoint(failures: &[(CatalogKind, entrust::Error)]) -> Option<&'static str> {
+    failures.iter().find_map(|(_, error)| match error {
+        entrust::Error::PermissionDenied { endpoint, .. } => Some(*endpoint),
+        _ => None,
+    })
+}
+
+/// Returns `<kind>: <reason>` for each failed kind, separated by `; `, or `None` when no kind
+/// failed.
+fn failure_text(failures: &[(CatalogKind, entrust::Error)]) -> Option<String> {
+    if failures.is_empty() {
+        return None;
+    }
+    let text = failures
+        .iter()
+        .map(|(kind, error)| format!("{kind}: {}", error_chain(error)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(text.chars().take(MAX_ERROR_CHARS).collect())
 }
 
 /// Ends the run as failed with the error's text and writes its event. The stored catalog is
@@ -161,7 +253,9 @@ async fn record_failure(deps: &Deps, run: &SyncRun, error: &RunError) {
 
 async fn try_record_failure(deps: &Deps, run: &SyncRun, text: &str) -> Result<(), RunError> {
     let mut tx = deps.pool.begin().await?;
-    let finished = runs::finish_failed(&mut tx, run.id, text, deps.clock.now()).await?;
+    let totals = RunTotals::default();
+    let now = deps.clock.now();
+    let finished = runs::finish(&mut tx, run.id, RunState::Failed, totals, Some(text), now).await?;
     if let Some(finished) = finished {
         deps.outbox
             .enqueue(&mut tx, runs::synced_event(&finished))
@@ -170,4 +264,59 @@ async fn try_record_failure(deps: &Deps, run: &SyncRun, text: &str) -> Result<()
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use entrust::ApiMessages;
+
+    use super::*;
+
+    fn unavailable() -> entrust::Error {
+        entrust::Error::Unavailable {
+            endpoint: "GET /domains",
+            status: Some(503),
+            retry_after: None,
+            messages: ApiMessages::default(),
+            source: None,
+        }
+    }
+
+    fn refused() -> entrust::Error {
+        entrust::Error::PermissionDenied {
+            endpoint: "GET /inventories",
+            messages: ApiMessages::default(),
+        }
+    }
+
+    #[test]
+    fn failure_text_names_each_failed_kind() {
+        let failures = vec![
+            (CatalogKind::Domains, unavailable()),
+            (CatalogKind::Products, refused()),
+        ];
+
+        let text = failure_text(&failures).expect("two kinds failed");
+
+        assert!(
+            text.starts_with("domains: Entrust is unavailable"),
+            "{text}"
+        );
+        assert!(
+            text.contains("; products: the Entrust API user may not"),
+            "{text}"
+        );
+        assert_eq!(failure_text(&[]), None);
+    }
+
+    #[test]
+    fn refused_kind_names_its_endpoint() {
+        let failures = vec![
+            (CatalogKind::Domains, unavailable()),
+            (CatalogKind::Products, refused()),
+        ];
+
+        assert_eq!(refused_endpoint(&failures), Some("GET /inventories"));
+        assert_eq!(refused_endpoint(&failures[..1]), None);
+    }
 }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{RunState, SyncRun, Trigger};
-use crate::catalog::AppliedCatalog;
+use crate::catalog::{CatalogKind, KindCounts, KindSet};
 
 /// Attempts to start or join a run before giving up on a credential whose runs keep ending
 /// between the two statements of an attempt.
@@ -21,8 +21,8 @@ const ABANDONED: &str = "abandoned: the replica running it stopped before it fin
 /// The columns of [`RunRow`], as a literal so that queries stay `&'static str`.
 macro_rules! columns {
     () => {
-        "id, credential_id, state, trigger, organizations, domains, products, removed, error, \
-         started_at, finished_at"
+        "id, credential_id, state, trigger, kinds, organizations, domains, products, added, \
+         changed, removed, error, started_at, finished_at"
     };
 }
 
@@ -32,9 +32,12 @@ struct RunRow {
     credential_id: Uuid,
     state: String,
     trigger: String,
+    kinds: Vec<String>,
     organizations: i32,
     domains: i32,
     products: i32,
+    added: i32,
+    changed: i32,
     removed: i32,
     error: Option<String>,
     started_at: OffsetDateTime,
@@ -49,9 +52,12 @@ impl From<RunRow> for SyncRun {
             credential_id: row.credential_id,
             state: RunState::parse(&row.state),
             trigger: row.trigger,
+            kinds: KindSet::from_stored(&row.kinds),
             organizations: count(row.organizations),
             domains: count(row.domains),
             products: count(row.products),
+            added: count(row.added),
+            changed: count(row.changed),
             removed: count(row.removed),
             error: row.error,
             started_at: row.started_at,
@@ -66,20 +72,22 @@ pub(super) struct Started {
     pub inserted: bool,
 }
 
-/// Inserts a running run for the credential, or returns the run already running. Rarely, when
-/// runs keep ending between the insert and the lookup, returns the latest run instead.
+/// Inserts a running run of `kinds` for the credential, or returns the run already running.
+/// Rarely, when runs keep ending between the insert and the lookup, returns the latest run
+/// instead.
 pub(super) async fn start_or_join(
     pool: &PgPool,
     credential_id: Uuid,
     trigger: Trigger,
+    kinds: &KindSet,
     now: OffsetDateTime,
     lease_expires_at: OffsetDateTime,
 ) -> Result<Started, sqlx::Error> {
     for _ in 0..START_ATTEMPTS {
         let inserted: Option<RunRow> = sqlx::query_as(concat!(
             "INSERT INTO sync_runs (id, credential_id, state, trigger, started_at,
-                                    lease_expires_at)
-             VALUES ($1, $2, 'running', $3, $4, $5)
+                                    lease_expires_at, kinds)
+             VALUES ($1, $2, 'running', $3, $4, $5, $6)
              ON CONFLICT (credential_id) WHERE state = 'running' DO NOTHING
              RETURNING ",
             columns!()
@@ -89,6 +97,7 @@ pub(super) async fn start_or_join(
         .bind(trigger.as_str())
         .bind(now)
         .bind(lease_expires_at)
+        .bind(kinds.names())
         .fetch_optional(pool)
         .await?;
         if let Some(row) = inserted {
@@ -180,48 +189,58 @@ pub(super) async fn renew_lease(
     Ok(renewed.rows_affected() == 1)
 }
 
-/// Marks a running run succeeded with its counts; returns `None` when it was no longer
-/// running (another replica closed it as abandoned).
-pub(super) async fn finish_succeeded(
+/// The counts of a run that ended: entries listed per kind, and what storing them changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct RunTotals {
+    pub organizations: u32,
+    pub domains: u32,
+    pub products: u32,
+    pub added: u32,
+    pub changed: u32,
+    pub removed: u32,
+}
+
+impl RunTotals {
+    /// Adds the counts of one stored kind.
+    pub fn add(&mut self, kind: CatalogKind, counts: KindCounts) {
+        match kind {
+            CatalogKind::Organizations => self.organizations = counts.listed,
+            CatalogKind::Domains => self.domains = counts.listed,
+            CatalogKind::Products => self.products = counts.listed,
+        }
+        self.added = self.added.saturating_add(counts.added);
+        self.changed = self.changed.saturating_add(counts.changed);
+        self.removed = self.removed.saturating_add(counts.removed);
+    }
+}
+
+/// Ends a running run in `state` with its counts and error; returns `None` when it was no
+/// longer running (another replica closed it as abandoned).
+pub(super) async fn finish(
     conn: &mut PgConnection,
     id: Uuid,
-    applied: AppliedCatalog,
+    state: RunState,
+    totals: RunTotals,
+    error: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Option<SyncRun>, sqlx::Error> {
     let count = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
     let row: Option<RunRow> = sqlx::query_as(concat!(
         "UPDATE sync_runs
-         SET state = 'succeeded', organizations = $2, domains = $3, products = $4, removed = $5,
-             finished_at = $6
+         SET state = $2, organizations = $3, domains = $4, products = $5, added = $6,
+             changed = $7, removed = $8, error = $9, finished_at = $10
          WHERE id = $1 AND state = 'running'
          RETURNING ",
         columns!()
     ))
     .bind(id)
-    .bind(count(applied.organizations))
-    .bind(count(applied.domains))
-    .bind(count(applied.products))
-    .bind(count(applied.removed))
-    .bind(now)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(SyncRun::from))
-}
-
-/// Marks a running run failed with `error`; returns `None` when it was no longer running.
-pub(super) async fn finish_failed(
-    conn: &mut PgConnection,
-    id: Uuid,
-    error: &str,
-    now: OffsetDateTime,
-) -> Result<Option<SyncRun>, sqlx::Error> {
-    let row: Option<RunRow> = sqlx::query_as(concat!(
-        "UPDATE sync_runs SET state = 'failed', error = $2, finished_at = $3
-         WHERE id = $1 AND state = 'running'
-         RETURNING ",
-        columns!()
-    ))
-    .bind(id)
+    .bind(state.as_str())
+    .bind(count(totals.organizations))
+    .bind(count(totals.domains))
+    .bind(count(totals.products))
+    .bind(count(totals.added))
+    .bind(count(totals.changed))
+    .bind(count(totals.removed))
     .bind(error)
     .bind(now)
     .fetch_optional(conn)
@@ -269,39 +288,64 @@ pub(super) async fn list(
     Ok(rows.into_iter().map(SyncRun::from).collect())
 }
 
-/// Returns up to `limit` credentials without a run started after `started_after`.
-pub(super) async fn due_credentials(
+/// Returns the id of every credential, oldest first.
+pub(super) async fn credential_ids(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM credentials ORDER BY created_at, id")
+        .fetch_all(pool)
+        .await
+}
+
+/// A credential and the start of its latest run of every kind, if any.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct LastFullSync {
+    pub credential_id: Uuid,
+    pub run_id: Option<Uuid>,
+    pub started_at: Option<OffsetDateTime>,
+}
+
+/// Returns up to `limit` credentials whose latest run of every kind started at or before
+/// `started_before`, or that have none, those without a run first, then the oldest runs.
+/// Runs of some kinds only do not count.
+pub(super) async fn last_full_syncs(
     pool: &PgPool,
-    started_after: OffsetDateTime,
+    started_before: OffsetDateTime,
     limit: i64,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT c.id FROM credentials c
-         WHERE NOT EXISTS (
-             SELECT 1 FROM sync_runs r
-             WHERE r.credential_id = c.id AND r.started_at > $1)
-         ORDER BY c.id
+) -> Result<Vec<LastFullSync>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.id AS credential_id, latest.id AS run_id, latest.started_at
+         FROM credentials c
+         LEFT JOIN LATERAL (
+             SELECT r.id, r.started_at FROM sync_runs r
+             WHERE r.credential_id = c.id AND r.kinds @> $3::text[]
+             ORDER BY r.started_at DESC
+             LIMIT 1
+         ) latest ON true
+         WHERE latest.started_at IS NULL OR latest.started_at <= $1
+         ORDER BY latest.started_at NULLS FIRST, c.id
          LIMIT $2",
     )
-    .bind(started_after)
+    .bind(started_before)
     .bind(limit)
+    .bind(KindSet::all().names())
     .fetch_all(pool)
     .await
 }
 
-/// Returns the CatalogSynced event of an ended run; no counts for a failed one.
+/// Returns the CatalogSynced event of an ended run.
 pub(super) fn synced_event(run: &SyncRun) -> NewEvent {
-    let succeeded = run.state == RunState::Succeeded;
     let payload = CatalogSynced {
         credential_id: run.credential_id.to_string(),
         sync_run_id: run.id.to_string(),
         outcome: run.state.as_str().to_owned(),
-        organizations: if succeeded { run.organizations } else { 0 },
-        domains: if succeeded { run.domains } else { 0 },
-        products: if succeeded { run.products } else { 0 },
+        organizations: run.organizations,
+        domains: run.domains,
+        products: run.products,
         error: run.error.clone().unwrap_or_default(),
-        removed: if succeeded { run.removed } else { 0 },
+        removed: run.removed,
         trigger: run.trigger.clone(),
+        kinds: run.kinds.names(),
+        added: run.added,
+        changed: run.changed,
     };
     NewEvent::new(run.credential_id.to_string(), &payload)
 }

@@ -33,13 +33,14 @@ async fn domains(client: &mut Client, credential_id: &str, include_removed: bool
 }
 
 /// Starts an on-demand sync and waits for its end.
-async fn sync_now(
+pub async fn sync_now(
     client: &mut Client,
     credential_id: &str,
 ) -> certitude_proto::credential::v1::SyncRun {
     let run = client
         .sync_catalog(SyncCatalogRequest {
             credential_id: credential_id.to_owned(),
+            ..SyncCatalogRequest::default()
         })
         .await
         .expect("a sync starts")

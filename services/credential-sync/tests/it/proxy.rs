@@ -1,6 +1,7 @@
 //! A small HTTP proxy in front of the Entrust simulator. Tests switch its upstream to present a
 //! changed account under the same URL. They also close a gate that delays `GET .../domains`
-//! requests, so a sync run stays running until the test opens the gate again.
+//! requests, so a sync run stays running until the test opens the gate again, and forbid a
+//! path, which then gets HTTP 403 as from an API user without the permission.
 
 use std::sync::{Arc, RwLock};
 
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 #[derive(Clone)]
 struct ProxyState {
     upstream: Arc<RwLock<String>>,
+    forbidden: Arc<RwLock<Option<String>>>,
     gate: watch::Receiver<bool>,
     http: reqwest::Client,
 }
@@ -23,6 +25,7 @@ struct ProxyState {
 pub struct GatedProxy {
     address: std::net::SocketAddr,
     upstream: Arc<RwLock<String>>,
+    forbidden: Arc<RwLock<Option<String>>>,
     gate: watch::Sender<bool>,
     server: JoinHandle<()>,
 }
@@ -31,9 +34,11 @@ impl GatedProxy {
     /// Starts a proxy to `upstream_origin` (such as `http://127.0.0.1:1234`) with the gate open.
     pub async fn start(upstream_origin: &str) -> Self {
         let upstream = Arc::new(RwLock::new(upstream_origin.to_owned()));
+        let forbidden = Arc::new(RwLock::new(None));
         let (gate, gate_receiver) = watch::channel(true);
         let state = ProxyState {
             upstream: upstream.clone(),
+            forbidden: forbidden.clone(),
             gate: gate_receiver,
             http: reqwest::Client::new(),
         };
@@ -48,6 +53,7 @@ impl GatedProxy {
         Self {
             address,
             upstream,
+            forbidden,
             gate,
             server,
         }
@@ -61,6 +67,12 @@ impl GatedProxy {
     /// Sends later requests to another origin.
     pub fn set_upstream(&self, origin: &str) {
         *self.upstream.write().expect("the lock is not poisoned") = origin.to_owned();
+    }
+
+    /// Answers later requests whose path ends with `suffix` (such as `/inventories`) with
+    /// HTTP 403.
+    pub fn forbid(&self, suffix: &str) {
+        *self.forbidden.write().expect("the lock is not poisoned") = Some(suffix.to_owned());
     }
 
     /// Delays domain list requests until [`GatedProxy::open_gate`].
@@ -81,6 +93,20 @@ impl Drop for GatedProxy {
 }
 
 async fn forward(State(state): State<ProxyState>, uri: Uri, headers: HeaderMap) -> Response {
+    let forbidden = state
+        .forbidden
+        .read()
+        .expect("the lock is not poisoned")
+        .clone();
+    if forbidden.is_some_and(|suffix| uri.path().ends_with(&suffix)) {
+        let body = r#"{"errors":[{"message":"The API user may not perform this action."}]}"#;
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+    }
     if uri.path().ends_with("/domains") {
         let mut gate = state.gate.clone();
         if gate.wait_for(|open| *open).await.is_err() {

@@ -2,11 +2,13 @@
 //! the Entrust simulator, and helpers to drive and observe them.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::message::StreamMessage;
-use certitude_credential_sync::{Config, RunningService, start};
+use certitude_credential_sync::{Config, OrderCounter, RunningService, start, start_with_orders};
 use certitude_platform::clock;
+use certitude_platform::events::{Event, decode_envelope, decode_payload};
 use certitude_platform::seal::{KeyId, MasterKey};
 use certitude_platform::shutdown::Shutdown;
 use certitude_platform::testing::{TestDb, TestNats};
@@ -40,6 +42,28 @@ pub struct TestService {
     pub nats: TestNats,
     pub running: Option<RunningService>,
     shutdown: Shutdown,
+    /// The configuration variables it started with, for replicas.
+    vars: Vec<(String, String)>,
+    orders: Option<Arc<dyn OrderCounter>>,
+}
+
+/// A second instance of a [`TestService`] on the same schema, streams and master key, as
+/// another replica would run.
+pub struct Replica {
+    pub client: Client,
+    running: RunningService,
+    shutdown: Shutdown,
+}
+
+impl Replica {
+    /// Stops the replica and checks that every task ended cleanly.
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        self.running
+            .wait()
+            .await
+            .expect("every task of the replica stops cleanly");
+    }
 }
 
 impl TestService {
@@ -48,8 +72,17 @@ impl TestService {
         Self::start_with(&[]).await
     }
 
+    /// Starts the service with `orders` in place of order-manager.
+    pub async fn start_with_orders(orders: Arc<dyn OrderCounter>) -> Self {
+        Self::start_full(&[], Some(orders)).await
+    }
+
     /// Starts the service with extra configuration variables.
     pub async fn start_with(extra: &[(&str, &str)]) -> Self {
+        Self::start_full(extra, None).await
+    }
+
+    async fn start_full(extra: &[(&str, &str)], orders: Option<Arc<dyn OrderCounter>>) -> Self {
         let db = TestDb::new().await;
         let nats = TestNats::new().await;
         let master_key = MasterKey::generate(KeyId::parse("test").expect("the key id is valid"))
@@ -71,6 +104,7 @@ impl TestService {
             ("CERTITUDE_MASTER_KEYS", master_keys.expose_secret()),
             ("CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", "true"),
             ("CERTITUDE_ENTRUST_TIMEOUT", "10s"),
+            ("CERTITUDE_ORDER_MANAGER_URL", &closed_port_url()),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
@@ -80,20 +114,24 @@ impl TestService {
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
         );
-        let config = Config::from_pairs(vars).expect("the test configuration is valid");
-
-        let shutdown = Shutdown::new();
-        let running = start(config, clock::system(), shutdown.clone())
-            .await
-            .expect("the service starts");
-        let client = CredentialServiceClient::connect(format!("http://{}", running.grpc_addr))
-            .await
-            .expect("the gRPC server accepts connections");
+        let (client, running, shutdown) = start_instance(&vars, orders.clone()).await;
         Self {
             client,
             db,
             nats,
             running: Some(running),
+            shutdown,
+            vars,
+            orders,
+        }
+    }
+
+    /// Starts another instance with the same configuration, on its own ports.
+    pub async fn start_replica(&self) -> Replica {
+        let (client, running, shutdown) = start_instance(&self.vars, self.orders.clone()).await;
+        Replica {
+            client,
+            running,
             shutdown,
         }
     }
@@ -143,10 +181,61 @@ impl TestService {
         messages
     }
 
+    /// Waits until every event written so far is published, then returns the payloads of
+    /// type `M` on the stream, in stream order.
+    pub async fn published<M: Event>(&self) -> Vec<M> {
+        eventually("the outbox is drained", || async {
+            let unpublished: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(&self.db.pool)
+                    .await
+                    .expect("the outbox can be counted");
+            unpublished == 0
+        })
+        .await;
+        let subject = M::TYPE.subject(&self.nats.settings.subject_prefix);
+        self.messages_on(&subject)
+            .await
+            .iter()
+            .map(|message| {
+                let envelope = decode_envelope(&message.payload).expect("the body is an envelope");
+                decode_payload::<M>(&envelope).expect("the payload decodes")
+            })
+            .collect()
+    }
+
     /// Returns the full subject of `<aggregate>.<event>` under the test's prefix.
     pub fn subject(&self, event: &str) -> String {
         format!("{}.v1.{event}", self.nats.settings.subject_prefix)
     }
+}
+
+/// Starts one instance from configuration variables, with `orders` in place of order-manager
+/// when given.
+async fn start_instance(
+    vars: &[(String, String)],
+    orders: Option<Arc<dyn OrderCounter>>,
+) -> (Client, RunningService, Shutdown) {
+    let config = Config::from_pairs(vars.to_vec()).expect("the test configuration is valid");
+    let shutdown = Shutdown::new();
+    let running = match orders {
+        Some(orders) => start_with_orders(config, clock::system(), shutdown.clone(), orders).await,
+        None => start(config, clock::system(), shutdown.clone()).await,
+    }
+    .expect("the service starts");
+    let client = CredentialServiceClient::connect(format!("http://{}", running.grpc_addr))
+        .await
+        .expect("the gRPC server accepts connections");
+    (client, running, shutdown)
+}
+
+/// Returns an http URL of a loopback port that nothing listens on.
+pub fn closed_port_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port exists")
+        .port();
+    format!("http://127.0.0.1:{port}")
 }
 
 /// Starts a simulator for `scenario` on a free loopback port.

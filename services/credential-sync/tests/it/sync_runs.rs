@@ -15,6 +15,7 @@ use crate::support::{
 fn sync_request(credential_id: &str) -> SyncCatalogRequest {
     SyncCatalogRequest {
         credential_id: credential_id.to_owned(),
+        ..SyncCatalogRequest::default()
     }
 }
 

@@ -204,7 +204,10 @@ pub async fn start_sync(
         .clients
         .credentials
         .clone()
-        .sync_catalog(proto::SyncCatalogRequest { credential_id })
+        .sync_catalog(proto::SyncCatalogRequest {
+            credential_id,
+            ..proto::SyncCatalogRequest::default()
+        })
         .await
         .map_err(|status| from_status(&status))?
         .into_inner();

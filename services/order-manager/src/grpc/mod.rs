@@ -2,12 +2,13 @@
 //! service's operations and map their errors to statuses (see [`status`]).
 
 mod convert;
+mod count;
 mod status;
 
 use certitude_proto::order::v1::order_service_server::OrderService;
 use certitude_proto::order::v1::{
-    CreateOrderRequest, GetImportJobRequest, GetOrderRequest, ImportJob, ListOrdersRequest,
-    ListOrdersResponse, Order, StartImportRequest,
+    CountOrdersRequest, CountOrdersResponse, CreateOrderRequest, GetImportJobRequest,
+    GetOrderRequest, ImportJob, ListOrdersRequest, ListOrdersResponse, Order, StartImportRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -140,5 +141,15 @@ impl OrderService for OrderApi {
             .map_err(|error| to_status(error.into()))?
             .ok_or_else(|| Status::not_found(format!("import job {id} not found")))?;
         Ok(Response::new(convert::import_job(job)))
+    }
+
+    async fn count_orders(
+        &self,
+        request: Request<CountOrdersRequest>,
+    ) -> Result<Response<CountOrdersResponse>, Status> {
+        let response = count::count_orders(&self.core.pool, request.get_ref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(response))
     }
 }

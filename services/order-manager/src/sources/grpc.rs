@@ -2,6 +2,7 @@
 //! inventory's `GenerateKey`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub struct GrpcCredentialSource {
     entrust_timeout: Duration,
     cache_ttl: Duration,
     cache: Mutex<HashMap<String, CachedAuthority>>,
+    /// Count of [`CredentialSource::forget`] calls. A client resolved while it changed may
+    /// predate the update that caused the call, so it is not cached.
+    forgotten: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -47,6 +51,7 @@ impl GrpcCredentialSource {
             entrust_timeout,
             cache_ttl,
             cache: Mutex::new(HashMap::new()),
+            forgotten: AtomicU64::new(0),
         }
     }
 
@@ -58,8 +63,17 @@ impl GrpcCredentialSource {
             .map(|entry| Arc::clone(&entry.authority))
     }
 
-    fn remember(&self, credential_id: &str, authority: Arc<dyn CertificateAuthority>) {
+    /// Caches `authority` unless a credential was forgotten since `forgotten` was read.
+    fn remember(
+        &self,
+        credential_id: &str,
+        authority: Arc<dyn CertificateAuthority>,
+        forgotten: u64,
+    ) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.forgotten.load(Ordering::SeqCst) != forgotten {
+            return;
+        }
         cache.insert(
             credential_id.to_owned(),
             CachedAuthority {
@@ -93,11 +107,18 @@ impl CredentialSource for GrpcCredentialSource {
         if let Some(authority) = self.cached(credential_id) {
             return Ok(authority);
         }
+        let forgotten = self.forgotten.load(Ordering::SeqCst);
         let resolved = self.resolve(credential_id).await?;
         let client = entrust_client(credential_id, resolved, self.entrust_timeout)?;
         let authority: Arc<dyn CertificateAuthority> = Arc::new(client);
-        self.remember(credential_id, Arc::clone(&authority));
+        self.remember(credential_id, Arc::clone(&authority), forgotten);
         Ok(authority)
+    }
+
+    fn forget(&self, credential_id: &str) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
+        cache.remove(credential_id);
     }
 }
 

@@ -24,6 +24,15 @@ pub trait CredentialSource: Send + Sync + fmt::Debug {
         &self,
         credential_id: &str,
     ) -> Result<Arc<dyn CertificateAuthority>, SourceError>;
+
+    /// Drops what this source cached for `credential_id`, so the next [`authority`] call
+    /// resolves the credential again. Called when the credential was updated or removed; a
+    /// source without a cache keeps the default, which does nothing.
+    ///
+    /// [`authority`]: CredentialSource::authority
+    fn forget(&self, credential_id: &str) {
+        let _ = credential_id;
+    }
 }
 
 /// Generates the key pair and CSR of an order, idempotently per idempotency key.

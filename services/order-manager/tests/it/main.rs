@@ -2,6 +2,7 @@
 //! simulator serving the demo scenario.
 
 mod approval;
+mod counting;
 mod creating;
 mod importing;
 mod key_check;
