@@ -119,13 +119,7 @@ pub async fn start_with_sources(
         Ok(())
     });
 
-    let cache_consumers = CacheConsumers {
-        jetstream: jetstream.clone(),
-        pool: pool.clone(),
-        clock: clock.clone(),
-        events: events.clone(),
-        credentials: sources.credentials,
-    };
+    let cache_consumers = CacheConsumers::create(&jetstream, &events, sources.credentials).await?;
     cache_consumers.spawn(&mut tasks, &stop);
 
     let relay = Relay::new(pool, jetstream, clock, &events, RelaySettings::default());

@@ -3,6 +3,7 @@
 //! listed (see [`apply`]); the list calls read them back a page at a time.
 
 mod apply;
+mod diff;
 mod kinds;
 mod list;
 
