@@ -90,10 +90,17 @@ impl System {
         let mut tasks = Vec::new();
         let vars = |index: usize| common_vars(&databases[index], &nats, &master_keys);
 
+        // credential-sync and order-manager call each other, so order-manager's port is chosen
+        // before either starts.
+        let order_manager_listen = free_loopback_address()?;
+        let order_manager_url = grpc_url(order_manager_listen);
         let credential_sync = certitude_credential_sync::start(
             certitude_credential_sync::Config::from_pairs(with(
                 vars(1),
-                &[("CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", "true")],
+                &[
+                    ("CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", "true"),
+                    ("CERTITUDE_ORDER_MANAGER_URL", &order_manager_url),
+                ],
             ))?,
             clock.clone(),
             shutdown.clone(),
@@ -123,6 +130,7 @@ impl System {
                     ("CERTITUDE_CREDENTIAL_SYNC_URL", &credential_sync_url),
                     ("CERTITUDE_INVENTORY_URL", &inventory_url),
                     ("CERTITUDE_ORDER_POLL_INTERVAL", "200ms"),
+                    ("CERTITUDE_GRPC_LISTEN", &order_manager_listen.to_string()),
                 ],
             ))?,
             clock.clone(),
@@ -130,7 +138,6 @@ impl System {
         )
         .await
         .context("order-manager failed to start")?;
-        let order_manager_url = grpc_url(order_manager.grpc_addr);
         let gateway_config: certitude_gateway::Config =
             certitude_platform::config::load_from_vars(with(
                 vars(0),
@@ -183,6 +190,12 @@ impl System {
         self.sim.shutdown().await;
         Ok(())
     }
+}
+
+/// Returns a loopback address whose port was free a moment ago.
+fn free_loopback_address() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
 }
 
 fn with(mut vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {

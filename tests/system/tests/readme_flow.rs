@@ -221,6 +221,22 @@ async fn readme_steps_work_end_to_end() {
 
     let basic =
         base64::engine::general_purpose::STANDARD.encode(format!("{}:{api_key}", admin.user_name));
+    // The credential cannot be deleted while orders use it.
+    let (status, problem) = api
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/credentials/{credential_id}"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("force"),
+        "{problem}"
+    );
+
     let request_log = serde_json::to_string(&system.sim.request_log()).unwrap();
     assert!(
         !request_log.contains(&basic),

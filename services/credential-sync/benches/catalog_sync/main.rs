@@ -25,9 +25,21 @@ fn main() -> anyhow::Result<()> {
     println!();
     println!("| Side | Rounds | Median | Domains/s | Share of the bare rate |");
     println!("|---|---:|---:|---:|---:|");
-    row("bare `reqwest` walk of GET /domains", &report.bare, bare_rate);
-    row("credential-sync, first sync (all new)", &report.first_sync, bare_rate);
-    row("credential-sync, repeat sync (no change)", &report.repeat_sync, bare_rate);
+    row(
+        "bare `reqwest` walk of GET /domains",
+        &report.bare,
+        bare_rate,
+    );
+    row(
+        "credential-sync, first sync (all new)",
+        &report.first_sync,
+        bare_rate,
+    );
+    row(
+        "credential-sync, repeat sync (no change)",
+        &report.repeat_sync,
+        bare_rate,
+    );
     Ok(())
 }
 

@@ -275,14 +275,20 @@ impl BenchService {
             ("CERTITUDE_DB_MAX_CONNECTIONS", "5".to_owned()),
             ("NATS_URL", nats_url()),
             ("CERTITUDE_EVENT_STREAM", nats.settings.stream.clone()),
-            ("CERTITUDE_SUBJECT_PREFIX", nats.settings.subject_prefix.clone()),
+            (
+                "CERTITUDE_SUBJECT_PREFIX",
+                nats.settings.subject_prefix.clone(),
+            ),
             (
                 "CERTITUDE_DEAD_LETTER_STREAM",
                 nats.settings.dead_letter_stream.clone(),
             ),
             ("CERTITUDE_GRPC_LISTEN", "127.0.0.1:0".to_owned()),
             ("CERTITUDE_HTTP_LISTEN", "127.0.0.1:0".to_owned()),
-            ("CERTITUDE_MASTER_KEYS", master_keys.expose_secret().to_owned()),
+            (
+                "CERTITUDE_MASTER_KEYS",
+                master_keys.expose_secret().to_owned(),
+            ),
             ("CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", "true".to_owned()),
         ])?;
         let shutdown = Shutdown::new();

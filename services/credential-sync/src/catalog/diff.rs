@@ -78,7 +78,12 @@ mod tests {
     /// A listed entry: name and status.
     type Entry = (&'static str, &'static str);
 
-    fn stored(id: i64, name: &'static str, status: &'static str, removed: bool) -> Stored<&'static str, &'static str> {
+    fn stored(
+        id: i64,
+        name: &'static str,
+        status: &'static str,
+        removed: bool,
+    ) -> Stored<&'static str, &'static str> {
         Stored {
             id,
             key: name,

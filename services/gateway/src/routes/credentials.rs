@@ -43,6 +43,15 @@ pub struct Credential {
     is_administrator: bool,
     has_client_certificate: bool,
     created_at: String,
+    updated_at: String,
+    /// Whether Entrust refused an administrator action taken with this credential.
+    lacks_administrator_right: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    administrator_right_missing_since: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    denied_administrator_action: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    administrator_right_message: String,
 }
 
 impl From<proto::Credential> for Credential {
@@ -55,6 +64,11 @@ impl From<proto::Credential> for Credential {
             is_administrator: credential.is_administrator,
             has_client_certificate: credential.has_client_certificate,
             created_at: credential.created_at,
+            updated_at: credential.updated_at,
+            lacks_administrator_right: credential.lacks_administrator_right,
+            administrator_right_missing_since: credential.administrator_right_missing_since,
+            denied_administrator_action: credential.denied_administrator_action,
+            administrator_right_message: credential.administrator_right_message,
         }
     }
 }
@@ -65,6 +79,10 @@ pub struct SyncJob {
     id: String,
     kind: &'static str,
     credential_id: String,
+    /// Catalog kinds the run syncs.
+    kinds: Vec<String>,
+    /// What started the run: `credential_added`, `on_demand` or `schedule`.
+    trigger: String,
     state: String,
     progress: SyncProgress,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -79,6 +97,9 @@ struct SyncProgress {
     organizations: u32,
     domains: u32,
     products: u32,
+    added: u32,
+    changed: u32,
+    removed: u32,
 }
 
 impl From<proto::SyncRun> for SyncJob {
@@ -87,11 +108,16 @@ impl From<proto::SyncRun> for SyncJob {
             id: run.id,
             kind: "catalog_sync",
             credential_id: run.credential_id,
+            kinds: run.kinds,
+            trigger: run.trigger,
             state: run.state,
             progress: SyncProgress {
                 organizations: run.organizations,
                 domains: run.domains,
                 products: run.products,
+                added: run.added,
+                changed: run.changed,
+                removed: run.removed,
             },
             error: run.error,
             started_at: run.started_at,
@@ -193,10 +219,30 @@ pub async fn get(
     Ok(Json(credential.into()))
 }
 
+/// Query of the sync routes: the catalog kinds to sync, separated by commas; all when absent.
+#[derive(Debug, Deserialize)]
+pub struct SyncQuery {
+    kinds: Option<String>,
+}
+
+impl SyncQuery {
+    fn kinds(&self) -> Vec<String> {
+        self.kinds
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|kind| !kind.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
 pub async fn start_sync(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    QueryParams(query): QueryParams<SyncQuery>,
 ) -> Result<impl IntoResponse, Problem> {
     principal.require(Role::Operator)?;
     let credential_id = parse_id("id", &id)?;
@@ -206,13 +252,111 @@ pub async fn start_sync(
         .clone()
         .sync_catalog(proto::SyncCatalogRequest {
             credential_id,
-            ..proto::SyncCatalogRequest::default()
+            kinds: query.kinds(),
         })
         .await
         .map_err(|status| from_status(&status))?
         .into_inner();
     let location = format!("/v1/syncs/{}", run.id);
     Ok(accepted(location, SyncJob::from(run)))
+}
+
+/// The sync runs started (or joined) for every credential.
+#[derive(Debug, Serialize)]
+pub struct SyncJobs {
+    items: Vec<SyncJob>,
+}
+
+pub async fn start_sync_all(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<SyncQuery>,
+) -> Result<impl IntoResponse, Problem> {
+    principal.require(Role::Operator)?;
+    let response = state
+        .clients
+        .credentials
+        .clone()
+        .sync_all_catalogs(proto::SyncAllCatalogsRequest {
+            kinds: query.kinds(),
+        })
+        .await
+        .map_err(|status| from_status(&status))?
+        .into_inner();
+    let items = response.sync_runs.into_iter().map(SyncJob::from).collect();
+    Ok((StatusCode::ACCEPTED, Json(SyncJobs { items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCredential {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    api_key: Option<String>,
+    #[serde(default)]
+    client_certificate_pem: Option<String>,
+    #[serde(default)]
+    client_key_pem: Option<String>,
+    #[serde(default)]
+    remove_client_certificate: bool,
+    #[serde(default)]
+    is_administrator: Option<bool>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateCredential>,
+) -> Result<Json<Credential>, Problem> {
+    principal.require(Role::Operator)?;
+    let id = parse_id("id", &id)?;
+    let credential = state
+        .clients
+        .credentials
+        .clone()
+        .update_credential(proto::UpdateCredentialRequest {
+            id,
+            name: body.name,
+            api_key: body.api_key,
+            client_certificate_pem: body.client_certificate_pem,
+            client_key_pem: body.client_key_pem,
+            remove_client_certificate: body.remove_client_certificate,
+            is_administrator: body.is_administrator,
+        })
+        .await
+        .map_err(|status| from_status(&status))?
+        .into_inner();
+    Ok(Json(credential.into()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeleteQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<DeleteQuery>,
+) -> Result<Json<Credential>, Problem> {
+    principal.require(Role::Admin)?;
+    let id = parse_id("id", &id)?;
+    let credential = state
+        .clients
+        .credentials
+        .clone()
+        .delete_credential(proto::DeleteCredentialRequest {
+            id,
+            force: query.force,
+        })
+        .await
+        .map_err(|status| from_status(&status))?
+        .into_inner();
+    Ok(Json(credential.into()))
 }
 
 pub async fn get_sync(

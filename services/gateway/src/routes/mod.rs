@@ -25,7 +25,12 @@ pub fn v1() -> Router<AppState> {
             "/v1/credentials",
             post(credentials::add).get(credentials::list),
         )
-        .route("/v1/credentials/{id}", get(credentials::get))
+        .route(
+            "/v1/credentials/{id}",
+            get(credentials::get)
+                .patch(credentials::update)
+                .delete(credentials::delete),
+        )
         .route("/v1/credentials/{id}/syncs", post(credentials::start_sync))
         .route(
             "/v1/credentials/{id}/organizations",
@@ -33,6 +38,7 @@ pub fn v1() -> Router<AppState> {
         )
         .route("/v1/credentials/{id}/domains", get(credentials::domains))
         .route("/v1/credentials/{id}/products", get(credentials::products))
+        .route("/v1/syncs", post(credentials::start_sync_all))
         .route("/v1/syncs/{id}", get(credentials::get_sync))
         .route("/v1/imports", post(orders::start_import))
         .route("/v1/imports/{id}", get(orders::get_import))
