@@ -70,7 +70,7 @@ pub enum ServiceError {
     #[error("the call to Entrust failed")]
     Entrust(#[source] entrust::Error),
 
-    /// order-manager answered the order count with an error.
+    /// order-manager returned an error for the order count.
     #[error("counting the credential's orders failed")]
     OrderManager(#[source] OrderCountError),
 }

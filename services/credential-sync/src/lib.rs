@@ -15,7 +15,7 @@
 //! usable credential only through the ResolveCredential call.
 //!
 //! The library exposes [`Config`] and [`start`]; the `certitude` binary wraps them in a
-//! subcommand. [`start_with_orders`] takes the [`OrderCounter`] that stands in for
+//! subcommand. [`start_with_orders`] takes an [`OrderCounter`] to use in place of
 //! order-manager.
 
 mod catalog;

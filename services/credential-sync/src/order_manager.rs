@@ -1,5 +1,5 @@
-//! How credential-sync learns whether orders still use a credential before deleting it: the
-//! [`OrderCounter`] trait, and its implementation over order-manager's CountOrders call.
+//! The order count a credential's deletion checks first: the [`OrderCounter`] trait, and its
+//! implementation with order-manager's CountOrders call.
 
 use std::fmt;
 
@@ -11,8 +11,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use uuid::Uuid;
 
-/// Counts the orders that use a credential. order-manager answers in production; tests may
-/// answer in process.
+/// Counts the orders that use a credential. order-manager counts them in production, and tests
+/// may count in process.
 #[async_trait]
 pub trait OrderCounter: Send + Sync + fmt::Debug {
     /// Returns how many orders, in any state, use the credential.
@@ -22,7 +22,7 @@ pub trait OrderCounter: Send + Sync + fmt::Debug {
 /// Why the orders of a credential could not be counted.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderCountError {
-    /// order-manager could not be reached or did not answer in time; a retry may succeed.
+    /// order-manager could not be reached or did not respond in time. A retry may succeed.
     #[error("order-manager at {url} is unavailable")]
     Unavailable {
         url: String,
@@ -30,7 +30,7 @@ pub enum OrderCountError {
         source: Status,
     },
 
-    /// order-manager answered with an error.
+    /// order-manager returned an error.
     #[error("order-manager at {url} failed to count the orders")]
     Failed {
         url: String,

@@ -14,7 +14,7 @@ pub struct Stored<K, F> {
     pub removed: bool,
 }
 
-/// What a sync must write for one kind.
+/// The writes one kind needs after a sync: inserts, updates by id and removal marks.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Diff<'a, T> {
     /// Listed entries without a stored row.

@@ -1,6 +1,6 @@
 //! The catalog mirrored from each credential's Entrust account: organizations, domains and
 //! products. A sync fetches the requested kinds concurrently and stores each kind Entrust
-//! listed (see [`apply`]); the list calls read them back a page at a time.
+//! listed (see [`apply`]). The list calls read them back a page at a time.
 
 mod apply;
 mod diff;

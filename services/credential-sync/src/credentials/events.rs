@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::Credential;
 
-/// What an update changed, as CredentialUpdated's `changed` field spells it.
+/// A changed part of a credential, as CredentialUpdated's `changed` field spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     Name,

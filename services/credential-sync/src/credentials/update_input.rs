@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::input::{parse_client_identity, parse_name};
 use crate::error::ServiceError;
 
-/// What an update does to the client certificate and key.
+/// The change an update makes to the client certificate and key.
 #[derive(Debug, Clone)]
 pub enum IdentityChange {
     Keep,

@@ -4,8 +4,8 @@
 //!
 //! Kinds fail independently. A run whose kinds all succeeded ends `succeeded`, one where some
 //! failed ends `partial` with the others stored, and one where all failed ends `failed`. The
-//! stored entries of a failed kind stay as they were. When Entrust answered a kind with HTTP
-//! 403, the credential is also marked as lacking administrator rights.
+//! stored entries of a failed kind stay as they were. When Entrust returned HTTP 403 for a
+//! kind, the credential is also marked as lacking administrator rights.
 
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ const LEASE_RENEWAL: Duration = Duration::from_secs(30);
 /// Maximum length of the error text stored with a run, in characters.
 const MAX_ERROR_CHARS: usize = 2000;
 
-/// What Entrust returned for each requested kind.
+/// Each requested kind with its entries, or the error Entrust returned for it.
 type Fetched = Vec<(CatalogKind, Result<Entries, entrust::Error>)>;
 
 /// The reason a whole run failed. No variant's message contains a secret.
@@ -162,7 +162,7 @@ async fn fetch_while_leased(
     }
 }
 
-/// Stores each kind Entrust listed, marks the credential when Entrust refused a kind with HTTP
+/// Stores each kind Entrust listed, marks the credential when Entrust denied a kind with HTTP
 /// 403, ends the run and writes its events, in one transaction.
 async fn store(deps: &Deps, run: &SyncRun, fetched: Fetched) -> Result<SyncRun, RunError> {
     let now = deps.clock.now();
@@ -180,7 +180,7 @@ async fn store(deps: &Deps, run: &SyncRun, fetched: Fetched) -> Result<SyncRun, 
         }
     }
 
-    if let Some(endpoint) = refused_endpoint(&failures) {
+    if let Some(endpoint) = denied_endpoint(&failures) {
         let outbox = &deps.outbox;
         credentials::mark_administrator_right_missing(
             &mut tx,
@@ -209,8 +209,8 @@ async fn store(deps: &Deps, run: &SyncRun, fetched: Fetched) -> Result<SyncRun, 
     Ok(finished)
 }
 
-/// Returns the endpoint of the first kind Entrust refused with HTTP 403.
-fn refused_endpoint(failures: &[(CatalogKind, entrust::Error)]) -> Option<&'static str> {
+/// Returns the endpoint of the first kind Entrust denied with HTTP 403.
+fn denied_endpoint(failures: &[(CatalogKind, entrust::Error)]) -> Option<&'static str> {
     failures.iter().find_map(|(_, error)| match error {
         entrust::Error::PermissionDenied { endpoint, .. } => Some(*endpoint),
         _ => None,
@@ -282,7 +282,7 @@ mod tests {
         }
     }
 
-    fn refused() -> entrust::Error {
+    fn denied() -> entrust::Error {
         entrust::Error::PermissionDenied {
             endpoint: "GET /inventories",
             messages: ApiMessages::default(),
@@ -293,7 +293,7 @@ mod tests {
     fn failure_text_names_each_failed_kind() {
         let failures = vec![
             (CatalogKind::Domains, unavailable()),
-            (CatalogKind::Products, refused()),
+            (CatalogKind::Products, denied()),
         ];
 
         let text = failure_text(&failures).expect("two kinds failed");
@@ -310,13 +310,13 @@ mod tests {
     }
 
     #[test]
-    fn refused_kind_names_its_endpoint() {
+    fn denied_kind_names_its_endpoint() {
         let failures = vec![
             (CatalogKind::Domains, unavailable()),
-            (CatalogKind::Products, refused()),
+            (CatalogKind::Products, denied()),
         ];
 
-        assert_eq!(refused_endpoint(&failures), Some("GET /inventories"));
-        assert_eq!(refused_endpoint(&failures[..1]), None);
+        assert_eq!(denied_endpoint(&failures), Some("GET /inventories"));
+        assert_eq!(denied_endpoint(&failures[..1]), None);
     }
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::support::{TestService, demo_request, finished_run, first_run, start_simulator};
 
-/// Stands in for order-manager, counting `orders` orders for every credential.
+/// Replaces order-manager: counts `orders` orders for every credential.
 #[derive(Debug, Default)]
 struct FixedOrders {
     orders: AtomicU64,

@@ -1,4 +1,4 @@
-//! Entrust answering 429 and 5xx during a sync, with faults armed through the simulator's
+//! Entrust returning 429 and 5xx during a sync, with faults armed through the simulator's
 //! control API: the sync completes after the adapter's retries, or, when the faults outlast
 //! them, keeps the last catalog and reports the error.
 
@@ -129,7 +129,7 @@ async fn lasting_server_errors_keep_the_last_domains() {
 }
 
 #[tokio::test]
-async fn lasting_rate_limits_fail_the_run_and_keep_the_catalog() {
+async fn lasting_rate_limits_fail_the_run() {
     let simulator = start_simulator(Scenario::demo()).await;
     let mut service = TestService::start().await;
     let credential_id = add_synced(&mut service, &simulator.base_url()).await;

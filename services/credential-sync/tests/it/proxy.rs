@@ -69,7 +69,7 @@ impl GatedProxy {
         *self.upstream.write().expect("the lock is not poisoned") = origin.to_owned();
     }
 
-    /// Answers later requests whose path ends with `suffix` (such as `/inventories`) with
+    /// Responds to later requests whose path ends with `suffix` (such as `/inventories`) with
     /// HTTP 403.
     pub fn forbid(&self, suffix: &str) {
         *self.forbidden.write().expect("the lock is not poisoned") = Some(suffix.to_owned());

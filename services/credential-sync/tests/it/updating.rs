@@ -45,7 +45,7 @@ async fn add_demo(service: &mut TestService, name: &str, url: &str) -> Credentia
 }
 
 #[tokio::test]
-async fn wrong_new_key_is_rejected_and_old_key_kept() {
+async fn wrong_new_key_keeps_old_key() {
     let simulator = start_simulator(Scenario::demo()).await;
     let mut service = TestService::start().await;
     let credential = add_demo(&mut service, "demo", &simulator.base_url()).await;

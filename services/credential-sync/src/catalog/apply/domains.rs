@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{KindCounts, client_id, mark_removed, to_micros};
+use crate::catalog::CatalogKind;
 use crate::catalog::diff::{Stored, diff};
 
 type DomainKey = (String, Option<i64>);
@@ -175,6 +176,6 @@ pub async fn apply_domains(
         .execute(&mut *conn)
         .await?;
     }
-    mark_removed(conn, "domains", &changes.removed, now).await?;
+    mark_removed(conn, CatalogKind::Domains, &changes.removed, now).await?;
     Ok(KindCounts::new(domains.len(), &changes))
 }

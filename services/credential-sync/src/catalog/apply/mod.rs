@@ -15,13 +15,14 @@ mod products;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
+use super::CatalogKind;
 use super::diff::Diff;
 
 pub use domains::apply_domains;
 pub use organizations::apply_organizations;
 pub use products::apply_products;
 
-/// What storing one kind's entries did.
+/// Counts of one kind's entries after storing them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KindCounts {
     /// Entries Entrust listed.
@@ -63,22 +64,26 @@ pub(super) fn database_count(value: Option<u64>) -> Option<i64> {
     value.map(|value| i64::try_from(value).unwrap_or(i64::MAX))
 }
 
-/// Marks the rows `ids` of `table` removed at `now`.
+/// Marks the rows `ids` of `kind`'s table removed at `now`.
 pub(super) async fn mark_removed(
     conn: &mut PgConnection,
-    table: &'static str,
+    kind: CatalogKind,
     ids: &[i64],
     now: OffsetDateTime,
 ) -> Result<(), sqlx::Error> {
     if ids.is_empty() {
         return Ok(());
     }
-    let statement = match table {
-        "organizations" => {
+    let statement = match kind {
+        CatalogKind::Organizations => {
             "UPDATE organizations SET removed_at = $2, updated_at = $2 WHERE id = ANY ($1)"
         }
-        "domains" => "UPDATE domains SET removed_at = $2, updated_at = $2 WHERE id = ANY ($1)",
-        _ => "UPDATE products SET removed_at = $2, updated_at = $2 WHERE id = ANY ($1)",
+        CatalogKind::Domains => {
+            "UPDATE domains SET removed_at = $2, updated_at = $2 WHERE id = ANY ($1)"
+        }
+        CatalogKind::Products => {
+            "UPDATE products SET removed_at = $2, updated_at = $2 WHERE id = ANY ($1)"
+        }
     };
     sqlx::query(statement)
         .bind(ids)

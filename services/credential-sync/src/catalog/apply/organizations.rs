@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{KindCounts, client_id, mark_removed};
+use crate::catalog::CatalogKind;
 use crate::catalog::diff::{Stored, diff};
 
 type OrganizationKey = (String, Option<i64>);
@@ -89,6 +90,6 @@ pub async fn apply_organizations(
         .execute(&mut *conn)
         .await?;
     }
-    mark_removed(conn, "organizations", &changes.removed, now).await?;
+    mark_removed(conn, CatalogKind::Organizations, &changes.removed, now).await?;
     Ok(KindCounts::new(organizations.len(), &changes))
 }

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{KindCounts, database_count, mark_removed};
+use crate::catalog::CatalogKind;
 use crate::catalog::diff::{Stored, diff};
 
 /// The compared fields of a product: remaining, used and total counts, and whether unlimited.
@@ -129,6 +130,6 @@ pub async fn apply_products(
         .execute(&mut *conn)
         .await?;
     }
-    mark_removed(conn, "products", &changes.removed, now).await?;
+    mark_removed(conn, CatalogKind::Products, &changes.removed, now).await?;
     Ok(KindCounts::new(products.len(), &changes))
 }
