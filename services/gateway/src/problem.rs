@@ -218,6 +218,19 @@ fn rest_field(field: &str, reason: &str) -> Problem {
     }
 }
 
+/// Turns the result of a service call into its message, or the problem its status maps to.
+pub trait GrpcResultExt<T> {
+    /// Returns the response message, or the problem [`from_status`] makes of the status.
+    fn or_problem(self) -> Result<T, Problem>;
+}
+
+impl<T> GrpcResultExt<T> for Result<tonic::Response<T>, tonic::Status> {
+    fn or_problem(self) -> Result<T, Problem> {
+        self.map(tonic::Response::into_inner)
+            .map_err(|status| from_status(&status))
+    }
+}
+
 fn is_field_name(candidate: &str) -> bool {
     !candidate.is_empty()
         && candidate

@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::extract::QueryParams;
 use crate::pagination::{Page, PageQuery};
-use crate::problem::{Problem, from_status};
+use crate::problem::{GrpcResultExt, Problem};
 use crate::routes::parse_id;
 use crate::tokens::Role;
 
@@ -69,8 +69,7 @@ pub async fn list(
             page_token: query.page_token()?,
         })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let items = response
         .certificates
         .into_iter()
@@ -92,7 +91,6 @@ pub async fn get(
         .clone()
         .get_certificate(proto::GetCertificateRequest { id })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     Ok(Json(certificate.into()))
 }

@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{Page, PageQuery};
-use crate::problem::{Problem, from_status};
+use crate::problem::{GrpcResultExt, Problem};
 use crate::routes::parse_id;
 use crate::tokens::Role;
 
@@ -149,8 +149,7 @@ pub async fn add(
         .clone()
         .add_credential(request)
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let location = format!("/v1/credentials/{}", credential.id);
     Ok(created(location, Credential::from(credential)))
 }
@@ -170,8 +169,7 @@ pub async fn list(
             page_token: page.page_token()?,
         })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let items = response
         .credentials
         .into_iter()
@@ -214,8 +212,7 @@ pub async fn get(
         .clone()
         .get_credential(proto::GetCredentialRequest { id })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     Ok(Json(credential.into()))
 }
 
@@ -255,8 +252,7 @@ pub async fn start_sync(
             kinds: query.kinds(),
         })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let location = format!("/v1/syncs/{}", run.id);
     Ok(accepted(location, SyncJob::from(run)))
 }
@@ -281,8 +277,7 @@ pub async fn start_sync_all(
             kinds: query.kinds(),
         })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let items = response.sync_runs.into_iter().map(SyncJob::from).collect();
     Ok((StatusCode::ACCEPTED, Json(SyncJobs { items })))
 }
@@ -326,8 +321,7 @@ pub async fn update(
             is_administrator: body.is_administrator,
         })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     Ok(Json(credential.into()))
 }
 
@@ -354,8 +348,7 @@ pub async fn delete(
             force: query.force,
         })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     Ok(Json(credential.into()))
 }
 
@@ -372,8 +365,7 @@ pub async fn get_sync(
         .clone()
         .get_sync_run(proto::GetSyncRunRequest { id })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     Ok(Json(run.into()))
 }
 
@@ -428,8 +420,7 @@ pub async fn organizations(
         .clone()
         .list_organizations(query.request(credential_id)?)
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let items = response
         .organizations
         .into_iter()
@@ -457,8 +448,7 @@ pub async fn domains(
         .clone()
         .list_domains(query.request(credential_id)?)
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let items = response
         .domains
         .into_iter()
@@ -491,8 +481,7 @@ pub async fn products(
         .clone()
         .list_products(query.request(credential_id)?)
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let items = response
         .products
         .into_iter()

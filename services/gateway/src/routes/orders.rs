@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{Page, PageQuery};
-use crate::problem::{Problem, from_status};
+use crate::problem::{GrpcResultExt, Problem};
 use crate::routes::credentials::{accepted, created};
 use crate::routes::parse_id;
 use crate::tokens::Role;
@@ -108,8 +108,7 @@ pub async fn create(
         .clone()
         .create_order(request)
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let location = format!("/v1/orders/{}", order.id);
     Ok(created(location, Order::from(order)))
 }
@@ -161,8 +160,7 @@ pub async fn list(
             credential_id,
         })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let items = response.orders.into_iter().map(Order::from).collect();
     Ok(Json(Page::new(items, response.next_page_token)))
 }
@@ -180,8 +178,7 @@ pub async fn get(
         .clone()
         .get_order(proto::GetOrderRequest { id })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     Ok(Json(order.into()))
 }
 
@@ -253,8 +250,7 @@ pub async fn start_import(
         .clone()
         .start_import(proto::StartImportRequest { credential_id })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     let location = format!("/v1/imports/{}", job.id);
     Ok(accepted(location, ImportJob::from(job)))
 }
@@ -272,7 +268,6 @@ pub async fn get_import(
         .clone()
         .get_import_job(proto::GetImportJobRequest { id })
         .await
-        .map_err(|status| from_status(&status))?
-        .into_inner();
+        .or_problem()?;
     Ok(Json(job.into()))
 }
