@@ -32,7 +32,8 @@ pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
 
-/// A clock that moves only when told to, for tests and the simulator's control API.
+/// A clock that moves only when a caller sets or advances it, for tests and the simulator's
+/// control API.
 ///
 /// Clones share the same instant, so a test keeps one clone and hands the others out.
 #[derive(Debug, Clone)]

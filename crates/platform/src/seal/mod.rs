@@ -201,9 +201,9 @@ pub enum SealError {
         /// Id of the missing key.
         key_id: String,
     },
-    /// The blob failed authentication: it was altered, the associated data differs from the
-    /// one it was sealed with (for example, it was copied to another row), or the keyring's key
-    /// of that id is not the one that sealed it (a new master key generated under an old id).
+    /// The blob failed authentication. It was altered, or its associated data differs from the
+    /// one it was sealed with (it was copied to another row, for example). Or the keyring's key
+    /// of that id is not the one that sealed it, because a new master key reused an old id.
     #[error(
         "sealed blob failed to open with master key \"{key_id}\": it was altered, sealed for \
          another record (associated data mismatch), or sealed under a different master key with \
