@@ -6,7 +6,9 @@ use std::time::Duration;
 use entrust::{CertificateAuthority, ClientIdentity, EntrustClient, EntrustConfig, Error};
 use secrecy::SecretString;
 use url::Url;
+use uuid::Uuid;
 
+use crate::client_cache::ClientCache;
 use crate::error::ServiceError;
 
 /// Maximum time to establish a connection to Entrust, lowered to the request timeout when that
@@ -32,6 +34,8 @@ pub struct EntrustAccess {
     timeout: Duration,
     verify_timeout: Duration,
     allow_loopback_http: bool,
+    /// Catalog clients kept between syncs; clones of this access share them.
+    clients: ClientCache,
 }
 
 impl EntrustAccess {
@@ -43,6 +47,7 @@ impl EntrustAccess {
             timeout,
             verify_timeout: DEFAULT_VERIFY_TIMEOUT,
             allow_loopback_http,
+            clients: ClientCache::default(),
         }
     }
 
@@ -89,6 +94,22 @@ impl EntrustAccess {
     /// Builds a client for reading the catalog, with the adapter's default retry policy.
     pub fn client(&self, target: &EntrustTarget) -> Result<EntrustClient, Error> {
         EntrustClient::new(self.config(target))
+    }
+
+    /// Returns the catalog client of a credential, kept from an earlier call while the
+    /// credential's target did not change, or built now.
+    pub fn kept_client(
+        &self,
+        credential_id: Uuid,
+        target: &EntrustTarget,
+    ) -> Result<EntrustClient, Error> {
+        self.clients
+            .get_or_build(credential_id, target, || self.client(target))
+    }
+
+    /// Drops the kept client of a deleted credential.
+    pub fn forget_client(&self, credential_id: Uuid) {
+        self.clients.forget(credential_id);
     }
 
     /// Calls the cheapest authenticated endpoint with the credential (GET

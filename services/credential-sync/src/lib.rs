@@ -19,6 +19,7 @@
 //! order-manager.
 
 mod catalog;
+mod client_cache;
 mod config;
 mod credentials;
 mod entrust_api;

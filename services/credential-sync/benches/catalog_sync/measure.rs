@@ -9,7 +9,9 @@
 //! loop over `GET /domains?offset=..&limit=250` that parses each page as JSON and counts its
 //! domains. Neither side has a rate limit: the generated scenario sets no quota on the
 //! simulator, and credential-sync uses no rate budget. The sides alternate round by round, so
-//! drift affects both alike.
+//! drift affects both alike. A sync's duration is the run's own (see [`Side`]); for the first
+//! sync, the time observed from the AddCredential request also covers the credential check
+//! against Entrust and storing the credential.
 //!
 //! Shared by the `catalog_sync` benchmark and its smoke test in `tests/it`.
 
@@ -25,8 +27,11 @@ use certitude_proto::credential::v1::credential_service_client::CredentialServic
 use certitude_proto::credential::v1::{
     AddCredentialRequest, GetSyncRunRequest, ListSyncRunsRequest, SyncCatalogRequest, SyncRun,
 };
+use entrust::{EntrustClient, EntrustConfig, SecretString};
 use entrust_sim::{GenerateOptions, RunningSimulator, Scenario, SimConfig};
 use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use tonic::transport::Channel;
 
 /// The generated scenario's administrator (a simulator-only key).
@@ -82,16 +87,28 @@ impl Scale {
 }
 
 /// The durations of one side, one per round, and the domains each round read.
-#[derive(Debug, Clone)]
+///
+/// For a sync, `durations` are the run's own, from its `started_at` to its `finished_at`, and
+/// `observed` are the times from the request until GetSyncRun reported the end; for a walk,
+/// both are the walk's time.
+#[derive(Debug, Clone, Default)]
 pub struct Side {
     pub domains: usize,
     pub durations: Vec<Duration>,
+    pub observed: Vec<Duration>,
 }
 
 impl Side {
     /// Returns the median duration (the upper one for an even count).
     pub fn median(&self) -> Duration {
         let mut sorted = self.durations.clone();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+    }
+
+    /// Returns the median observed time (the upper one for an even count).
+    pub fn observed_median(&self) -> Duration {
+        let mut sorted = self.observed.clone();
         sorted.sort_unstable();
         sorted.get(sorted.len() / 2).copied().unwrap_or_default()
     }
@@ -111,6 +128,9 @@ impl Side {
 pub struct Report {
     /// The bare client's walks of `GET /domains`.
     pub bare: Side,
+    /// The `entrust` adapter's walks of the same list (`EntrustClient::domains`), the
+    /// fetching part of a sync on its own.
+    pub adapter: Side,
     /// The sync that adding the credential started: every entry is new.
     pub first_sync: Side,
     /// On-demand syncs of an unchanged account.
@@ -144,12 +164,16 @@ async fn measure(
 ) -> anyhow::Result<Report> {
     let http = reqwest::Client::new();
     let base_url = simulator.base_url();
-    let mut bare = Side {
-        domains: 0,
-        durations: Vec::new(),
-    };
+    let mut bare = Side::default();
     // One walk first, so that both sides meet a warmed-up simulator.
     walk_domains(&http, &base_url).await?;
+
+    let adapter_client = EntrustClient::new(EntrustConfig::new(
+        base_url.parse()?,
+        USER,
+        SecretString::from(KEY),
+    ))?;
+    let mut adapter = Side::default();
 
     let mut client = service.client.clone();
     let started = Instant::now();
@@ -177,17 +201,21 @@ async fn measure(
     let first = wait_until_ended(&mut client, &first_run.id).await?;
     let first_sync = Side {
         domains: count(first.domains),
-        durations: vec![started.elapsed()],
+        durations: vec![run_duration(&first)?],
+        observed: vec![started.elapsed()],
     };
 
-    let mut repeat_sync = Side {
-        domains: 0,
-        durations: Vec::new(),
-    };
+    let mut repeat_sync = Side::default();
     for _ in 0..scale.rounds() {
         let started = Instant::now();
         bare.domains = walk_domains(&http, &base_url).await?;
         bare.durations.push(started.elapsed());
+        bare.observed.push(started.elapsed());
+
+        let started = Instant::now();
+        adapter.domains = adapter_client.domains().await?.len();
+        adapter.durations.push(started.elapsed());
+        adapter.observed.push(started.elapsed());
 
         let started = Instant::now();
         let run = client
@@ -198,14 +226,23 @@ async fn measure(
             .await?
             .into_inner();
         let run = wait_until_ended(&mut client, &run.id).await?;
-        repeat_sync.durations.push(started.elapsed());
+        repeat_sync.observed.push(started.elapsed());
+        repeat_sync.durations.push(run_duration(&run)?);
         repeat_sync.domains = count(run.domains);
     }
     Ok(Report {
         bare,
+        adapter,
         first_sync,
         repeat_sync,
     })
+}
+
+/// Returns the time from a run's `started_at` to its `finished_at`.
+fn run_duration(run: &SyncRun) -> anyhow::Result<Duration> {
+    let started = OffsetDateTime::parse(&run.started_at, &Rfc3339)?;
+    let finished = OffsetDateTime::parse(&run.finished_at, &Rfc3339)?;
+    Ok(Duration::try_from(finished - started)?)
 }
 
 fn count(domains: u32) -> usize {

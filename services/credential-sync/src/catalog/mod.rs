@@ -6,6 +6,7 @@ mod apply;
 mod diff;
 mod kinds;
 mod list;
+mod ordering;
 
 use std::collections::HashMap;
 
@@ -15,12 +16,13 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use apply::KindCounts;
+pub use apply::{DomainWriter, KindCounts};
 pub use kinds::{CatalogKind, KindSet};
 pub use list::{
     CatalogQuery, DomainEntry, OrganizationEntry, ProductEntry, list_domains, list_organizations,
     list_products,
 };
+pub use ordering::{OrderingQuery, ordering_catalog};
 
 /// The entries of one kind as Entrust listed them, each once per natural key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,13 +52,13 @@ impl Entries {
     }
 }
 
-/// Fetches each kind of `kinds` concurrently (domains: every page) and returns each kind's
-/// entries or error, in [`CatalogKind::ALL`] order. One kind failing does not stop the others.
+/// Fetches each of `kinds` concurrently (domains: every page) and returns each kind's entries
+/// or error, in the order of `kinds`. One kind failing does not stop the others.
 pub async fn fetch(
     authority: &dyn CertificateAuthority,
-    kinds: &KindSet,
+    kinds: &[CatalogKind],
 ) -> Vec<(CatalogKind, Result<Entries, entrust::Error>)> {
-    let fetches = kinds.iter().map(|kind| async move {
+    let fetches = kinds.iter().map(|&kind| async move {
         let entries = match kind {
             CatalogKind::Organizations => {
                 authority.organizations().await.map(Entries::organizations)

@@ -100,8 +100,12 @@ pub(super) async fn mark_administrator_right_missing(
     Ok(row.map(Credential::from))
 }
 
-/// Deletes the credential with its sealed secrets; its catalog and sync runs go with it
-/// (`ON DELETE CASCADE`). Returns the credential as it was, or `None` when it does not exist.
+/// Deletes the credential with its sealed secrets, its catalog and its sync runs. Returns the
+/// credential as it was, or `None` when it does not exist.
+///
+/// The credential's row goes first: that waits for a sync that locked it, so the catalog
+/// deletions that follow also see the entries that sync wrote. Sync runs go with the row
+/// (`ON DELETE CASCADE`).
 pub(super) async fn delete(
     conn: &mut PgConnection,
     id: Uuid,
@@ -111,7 +115,14 @@ pub(super) async fn delete(
         columns!()
     ))
     .bind(id)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    for statement in [
+        "DELETE FROM organizations WHERE credential_id = $1",
+        "DELETE FROM domains WHERE credential_id = $1",
+        "DELETE FROM products WHERE credential_id = $1",
+    ] {
+        sqlx::query(statement).bind(id).execute(&mut *conn).await?;
+    }
     Ok(row.map(Credential::from))
 }

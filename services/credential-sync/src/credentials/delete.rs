@@ -52,6 +52,7 @@ pub async fn delete_credential(
         .enqueue(&mut tx, events::removed(&deleted, force))
         .await?;
     tx.commit().await.map_err(DbError::from)?;
+    deps.entrust.forget_client(id);
     tracing::info!("deleted Entrust credential {}", deleted.name);
     Ok(deleted)
 }

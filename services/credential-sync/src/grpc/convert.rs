@@ -11,7 +11,7 @@ use crate::credentials::{Credential, MissingAdministratorRight, ResolvedCredenti
 use crate::sync::SyncRun;
 
 /// Formats an instant as RFC 3339 text.
-fn rfc3339(instant: OffsetDateTime) -> String {
+pub fn rfc3339(instant: OffsetDateTime) -> String {
     instant.format(&Rfc3339).unwrap_or_default()
 }
 

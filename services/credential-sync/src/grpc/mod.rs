@@ -11,7 +11,7 @@ use certitude_proto::credential::v1::credential_service_server::CredentialServic
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::catalog::{self, CatalogQuery, KindSet};
+use crate::catalog::{self, CatalogQuery, KindSet, OrderingQuery};
 use crate::credentials::{self, CredentialUpdate, NewCredential};
 use crate::order_manager::OrderCounter;
 use crate::state::Deps;
@@ -235,6 +235,36 @@ impl CredentialService for CredentialApi {
         Ok(Response::new(proto::ListDomainsResponse {
             domains: page.entries.into_iter().map(convert::domain).collect(),
             next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn get_ordering_catalog(
+        &self,
+        request: Request<proto::GetOrderingCatalogRequest>,
+    ) -> Result<Response<proto::OrderingCatalog>, Status> {
+        let request = request.into_inner();
+        let credential_id = parse_id("credential_id", &request.credential_id)?;
+        self.require_credential(credential_id).await?;
+        let organization = Some(request.organization.trim().to_owned())
+            .filter(|organization| !organization.is_empty());
+        let query = OrderingQuery {
+            credential_id,
+            dns_names: request.dns_names,
+            organization,
+            product_type: request.product_type,
+        };
+        let found = catalog::ordering_catalog(&self.deps.pool, &query)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::OrderingCatalog {
+            domains: found.domains.into_iter().map(convert::domain).collect(),
+            organizations: found
+                .organizations
+                .into_iter()
+                .map(convert::organization)
+                .collect(),
+            products: found.products.into_iter().map(convert::product).collect(),
+            synced_at: found.synced_at.map(convert::rfc3339).unwrap_or_default(),
         }))
     }
 

@@ -1,6 +1,12 @@
-//! Executing one sync run in the background: fetch the requested catalog kinds from Entrust
-//! while renewing the run's lease, then store each kind Entrust listed, end the run and write
-//! its event in one transaction.
+//! Executing one sync run in the background, while renewing the run's lease: fetch the
+//! requested catalog kinds from Entrust and store each kind Entrust listed, end the run and
+//! write its event, all in one transaction. Domains, the one kind with many pages, are written
+//! page by page while the next page is fetched (see `stream_domains`), so storing a large
+//! catalog overlaps the listing instead of following it.
+//!
+//! The transaction stays open while Entrust lists the catalog. It locks the credential's row
+//! against deletion (`FOR KEY SHARE`) and the rows it writes; readers keep seeing the previous
+//! catalog until it commits.
 //!
 //! Kinds fail independently. A run whose kinds all succeeded ends `succeeded`, one where some
 //! failed ends `partial` with the others stored, and one where all failed ends `failed`. The
@@ -11,12 +17,22 @@ use std::time::Duration;
 
 use certitude_platform::db::DbError;
 use certitude_platform::outbox::OutboxError;
+use entrust::CertificateAuthority;
+use entrust::model::Domain;
+use futures::StreamExt;
+use sqlx::{Connection, PgConnection};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use super::runs::{self, RunTotals};
 use super::{RunState, SyncRun};
-use crate::catalog::{self, CatalogKind, Entries};
+use crate::catalog::{self, CatalogKind, DomainWriter, KindCounts};
 use crate::credentials;
 use crate::error::{ServiceError, error_chain};
 use crate::state::Deps;
@@ -31,8 +47,12 @@ const LEASE_RENEWAL: Duration = Duration::from_secs(30);
 /// Maximum length of the error text stored with a run, in characters.
 const MAX_ERROR_CHARS: usize = 2000;
 
-/// Each requested kind with its entries, or the error Entrust returned for it.
-type Fetched = Vec<(CatalogKind, Result<Entries, entrust::Error>)>;
+/// Maximum number of domain pages fetched ahead of the one being written, enough to keep the
+/// listing going while the writer reads the stored domains.
+const PAGES_AHEAD: usize = 16;
+
+/// Maximum number of domains written in one statement; the adapter's pages hold 250.
+const DOMAINS_PER_WRITE: usize = 1000;
 
 /// The reason a whole run failed. No variant's message contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +71,9 @@ enum RunError {
 
     #[error("writing the run's events failed")]
     Event(#[source] OutboxError),
+
+    #[error("the task listing the domains failed")]
+    Listing(#[source] tokio::task::JoinError),
 
     #[error("the service stopped before the run finished; start another sync")]
     Interrupted,
@@ -85,11 +108,7 @@ pub(super) async fn execute(deps: Deps, run: SyncRun, cancel: CancellationToken)
         sync_run.id = %run.id,
     );
     async move {
-        let result = match fetch_while_leased(&deps, &run, &cancel).await {
-            Ok(fetched) => store(&deps, &run, fetched).await,
-            Err(error) => Err(error),
-        };
-        match result {
+        match sync_while_leased(&deps, &run, &cancel).await {
             Ok(finished) => log_finished(&finished),
             Err(RunError::LeaseLost) => tracing::warn!(
                 "catalog sync {} lost its lease to another replica, or its credential was \
@@ -131,26 +150,29 @@ fn log_finished(run: &SyncRun) {
     }
 }
 
-/// Fetches the run's kinds, renewing the run's lease meanwhile.
-async fn fetch_while_leased(
+/// Fetches and stores the run's kinds, renewing the run's lease meanwhile.
+async fn sync_while_leased(
     deps: &Deps,
     run: &SyncRun,
     cancel: &CancellationToken,
-) -> Result<Fetched, RunError> {
+) -> Result<SyncRun, RunError> {
     let resolved = credentials::resolve(&deps.pool, &deps.keyring, run.credential_id)
         .await
         .map_err(RunError::Credential)?;
     let target = resolved.target().map_err(RunError::Url)?;
-    let client = deps.entrust.client(&target).map_err(RunError::Client)?;
+    let client = deps
+        .entrust
+        .kept_client(run.credential_id, &target)
+        .map_err(RunError::Client)?;
 
-    let fetch = catalog::fetch(&client, &run.kinds);
-    tokio::pin!(fetch);
+    let sync = sync_catalog(deps, run, Arc::new(client));
+    tokio::pin!(sync);
     let mut renewal = tokio::time::interval(LEASE_RENEWAL);
     // The first tick completes at once; the lease is fresh from the start.
     renewal.tick().await;
     loop {
         tokio::select! {
-            fetched = &mut fetch => return Ok(fetched),
+            finished = &mut sync => return finished,
             () = cancel.cancelled() => return Err(RunError::Interrupted),
             _ = renewal.tick() => {
                 let until = deps.clock.now() + LEASE;
@@ -162,14 +184,44 @@ async fn fetch_while_leased(
     }
 }
 
-/// Stores each kind Entrust listed, marks the credential when Entrust denied a kind with HTTP
-/// 403, ends the run and writes its events, in one transaction.
-async fn store(deps: &Deps, run: &SyncRun, fetched: Fetched) -> Result<SyncRun, RunError> {
+/// Fetches the run's kinds and stores each kind Entrust listed, marks the credential when
+/// Entrust denied a kind with HTTP 403, ends the run and writes its events, in one
+/// transaction. Domains stream into the transaction while the other kinds are fetched.
+async fn sync_catalog(
+    deps: &Deps,
+    run: &SyncRun,
+    authority: Arc<dyn CertificateAuthority>,
+) -> Result<SyncRun, RunError> {
     let now = deps.clock.now();
-    let requested = fetched.len();
+    let mut tx = deps.pool.begin().await?;
+    if !lock_credential(&mut tx, run.credential_id).await? {
+        return Err(RunError::LeaseLost);
+    }
+
+    let listed_at_once: Vec<CatalogKind> = run
+        .kinds
+        .iter()
+        .filter(|kind| *kind != CatalogKind::Domains)
+        .collect();
+    let with_domains = run.kinds.iter().any(|kind| kind == CatalogKind::Domains);
+    let domains = async {
+        if with_domains {
+            let listing = Arc::clone(&authority);
+            Some(stream_domains(&mut tx, listing, run.credential_id, now).await)
+        } else {
+            None
+        }
+    };
+    let (fetched, domains) =
+        tokio::join!(catalog::fetch(authority.as_ref(), &listed_at_once), domains);
+
     let mut totals = RunTotals::default();
     let mut failures: Vec<(CatalogKind, entrust::Error)> = Vec::new();
-    let mut tx = deps.pool.begin().await?;
+    match domains.transpose()? {
+        Some(Ok(counts)) => totals.add(CatalogKind::Domains, counts),
+        Some(Err(error)) => failures.push((CatalogKind::Domains, error)),
+        None => {}
+    }
     for (kind, result) in fetched {
         match result {
             Ok(entries) => {
@@ -179,6 +231,7 @@ async fn store(deps: &Deps, run: &SyncRun, fetched: Fetched) -> Result<SyncRun, 
             Err(error) => failures.push((kind, error)),
         }
     }
+    failures.sort_by_key(|(kind, _)| *kind);
 
     if let Some(endpoint) = denied_endpoint(&failures) {
         let outbox = &deps.outbox;
@@ -193,11 +246,21 @@ async fn store(deps: &Deps, run: &SyncRun, fetched: Fetched) -> Result<SyncRun, 
     }
     let state = match failures.len() {
         0 => RunState::Succeeded,
-        failed if failed == requested => RunState::Failed,
+        failed if failed == run.kinds.iter().count() => RunState::Failed,
         _ => RunState::Partial,
     };
     let error = failure_text(&failures);
-    let finished = runs::finish(&mut tx, run.id, state, totals, error.as_deref(), now).await?;
+    // Entries carry the instant the sync started; the run ends now.
+    let finished_at = deps.clock.now();
+    let finished = runs::finish(
+        &mut tx,
+        run.id,
+        state,
+        totals,
+        error.as_deref(),
+        finished_at,
+    )
+    .await?;
     let Some(finished) = finished else {
         return Err(RunError::LeaseLost);
     };
@@ -207,6 +270,67 @@ async fn store(deps: &Deps, run: &SyncRun, fetched: Fetched) -> Result<SyncRun, 
         .map_err(RunError::Event)?;
     tx.commit().await?;
     Ok(finished)
+}
+
+/// Locks the credential's row until the transaction ends, so that deleting the credential
+/// waits for the sync and then deletes the entries it wrote. Returns false when the
+/// credential no longer exists.
+async fn lock_credential(conn: &mut PgConnection, credential_id: Uuid) -> Result<bool, RunError> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM credentials WHERE id = $1 FOR KEY SHARE")
+            .bind(credential_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Lists the account's domains and writes them on `conn` page by page, while the next pages
+/// are fetched in a task of their own (so parsing pages and comparing them with the stored
+/// domains use two cores), inside a savepoint. When the listing fails, the savepoint is rolled back, so
+/// the stored domains stay as they were, and Entrust's error is returned as the kind's
+/// outcome. A database error fails the whole run.
+async fn stream_domains(
+    conn: &mut PgConnection,
+    authority: Arc<dyn CertificateAuthority>,
+    credential_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Result<KindCounts, entrust::Error>, RunError> {
+    let mut savepoint = conn.begin().await?;
+    let (pages, received) = mpsc::channel::<Vec<Domain>>(PAGES_AHEAD);
+    let listing = tokio::spawn(async move {
+        // Each chunk contains what the stream has ready: the rest of the page just received.
+        let mut chunks = authority.domain_stream().ready_chunks(DOMAINS_PER_WRITE);
+        while let Some(chunk) = chunks.next().await {
+            let domains = chunk.into_iter().collect::<Result<Vec<Domain>, _>>()?;
+            if pages.send(domains).await.is_err() {
+                // The writer stopped on a database error, which fails the run.
+                break;
+            }
+        }
+        Ok::<(), entrust::Error>(())
+    });
+    // Aborts the listing when this future is dropped, such as on shutdown.
+    let listing = AbortOnDropHandle::new(listing);
+    // The writer reads the stored domains while the first pages are fetched.
+    let writing = async {
+        // Owned here, so the receiver closes when the writer stops, which ends the listing.
+        let mut received = received;
+        let mut writer = DomainWriter::start(&mut savepoint, credential_id, now).await?;
+        while let Some(domains) = received.recv().await {
+            writer.write(&mut savepoint, &domains).await?;
+        }
+        Ok::<DomainWriter, sqlx::Error>(writer)
+    };
+    let (listed, written) = tokio::join!(listing, writing);
+    let writer = written?;
+    let listed = listed.map_err(RunError::Listing)?;
+    if let Err(error) = listed {
+        savepoint.rollback().await?;
+        return Ok(Err(error));
+    }
+    let counts = writer.finish(&mut savepoint).await?;
+    savepoint.commit().await?;
+    Ok(Ok(counts))
 }
 
 /// Returns the endpoint of the first kind Entrust denied with HTTP 403.

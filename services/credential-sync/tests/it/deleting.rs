@@ -10,7 +10,7 @@ use certitude_proto::credential::v1::{
     CatalogRequest, Credential, DeleteCredentialRequest, GetCredentialRequest,
 };
 use certitude_proto::events::v1::CredentialRemoved;
-use entrust_sim::Scenario;
+use entrust_sim::{Fault, FaultKind, Scenario};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -194,6 +194,47 @@ async fn delete_waits_for_unreachable_order_manager() {
         status.message()
     );
     assert_eq!(rows(&service, "credentials").await, 1);
+    service.stop().await;
+    simulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn delete_during_a_sync_leaves_no_catalog() {
+    let simulator = start_simulator(Scenario::demo()).await;
+    let orders = Arc::new(FixedOrders::default());
+    let mut service = TestService::start_with_orders(orders.clone()).await;
+    // The first sync waits a second for the domain list, while the deletion arrives.
+    simulator
+        .inject_fault(Fault {
+            kind: FaultKind::Latency { delay_ms: 1000 },
+            count: Some(1),
+            method: Some("GET".to_owned()),
+            path_prefix: Some("/domains".to_owned()),
+        })
+        .expect("the fault is armed");
+    let credential = service
+        .client
+        .add_credential(demo_request("demo", &simulator.base_url()))
+        .await
+        .expect("the credential is added")
+        .into_inner();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    service
+        .client
+        .delete_credential(delete(&credential.id, false))
+        .await
+        .expect("no order uses the credential");
+
+    for table in [
+        "credentials",
+        "organizations",
+        "domains",
+        "products",
+        "sync_runs",
+    ] {
+        assert_eq!(rows(&service, table).await, 0, "{table}");
+    }
     service.stop().await;
     simulator.shutdown().await;
 }

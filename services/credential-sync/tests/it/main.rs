@@ -10,6 +10,7 @@ mod faults;
 mod health;
 mod logs;
 mod order_manager;
+mod ordering;
 mod permission;
 mod proxy;
 mod replicas;

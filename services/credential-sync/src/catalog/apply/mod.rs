@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use super::CatalogKind;
 use super::diff::Diff;
 
-pub use domains::apply_domains;
+pub use domains::{DomainWriter, apply_domains};
 pub use organizations::apply_organizations;
 pub use products::apply_products;
 
@@ -44,6 +44,14 @@ impl KindCounts {
             changed: count(diff.updated.len() - diff.restored),
             removed: count(diff.removed.len()),
         }
+    }
+
+    /// Adds the counts of another chunk of the same kind.
+    pub(super) fn add(&mut self, other: Self) {
+        self.listed = self.listed.saturating_add(other.listed);
+        self.added = self.added.saturating_add(other.added);
+        self.changed = self.changed.saturating_add(other.changed);
+        self.removed = self.removed.saturating_add(other.removed);
     }
 }
 
