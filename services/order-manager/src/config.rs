@@ -1,5 +1,5 @@
 //! The service's configuration: the settings every service shares, the addresses of the
-//! services it calls, and the timing of the poller, the reconciler and imports.
+//! services it calls, and the timing of the poller, the reconcilers and imports.
 
 use std::ffi::OsString;
 use std::time::Duration;
@@ -45,11 +45,18 @@ pub struct Config {
         value_parser = config::positive_duration, help_heading = "Entrust")]
     pub credential_cache_ttl: Duration,
 
-    /// Validity of a new certificate, in days, when the request names none. Public TLS
-    /// certificates ordered from 2026-03-15 on may last at most 200 days.
+    /// Validity of a new certificate, in days, when the request names none. It is lowered to
+    /// the public TLS maximum in force on the order date (200 days from 2026-03-15, 100 from
+    /// 2027-03-15, 47 from 2029-03-15) when that is shorter.
     #[arg(long, env = "CERTITUDE_ORDER_DEFAULT_VALIDITY_DAYS", default_value = "199",
         value_parser = clap::value_parser!(u32).range(1..=3650), help_heading = "Orders")]
     pub default_validity_days: u32,
+
+    /// Maximum validity in days of private products (PRIVATE_SSL), which the public TLS
+    /// maximum does not bind; Entrust may still apply the account's own, shorter maximum.
+    #[arg(long, env = "CERTITUDE_ORDER_PRIVATE_MAX_VALIDITY_DAYS", default_value = "825",
+        value_parser = clap::value_parser!(u32).range(1..=3650), help_heading = "Orders")]
+    pub private_max_validity_days: u32,
 
     /// Time between two rounds of the poller, and the first wait before an order not yet
     /// issued is checked again, such as 10s.
@@ -80,7 +87,14 @@ pub struct Config {
         value_parser = config::positive_duration, help_heading = "Orders")]
     pub reconcile_window: Duration,
 
-    /// Orders requested per page of the Entrust listing during an import.
+    /// Time between two rounds of the portal reconcile, which lists the orders Entrust reports
+    /// as suspended, revoked, deactivated or replaced and updates ISSUED and SUSPENDED orders
+    /// that changed outside Certitude, such as 15m. Each round waits up to a tenth more or less.
+    #[arg(long, env = "CERTITUDE_ORDER_PORTAL_RECONCILE_INTERVAL", default_value = "15m",
+        value_parser = config::positive_duration, help_heading = "Orders")]
+    pub portal_reconcile_interval: Duration,
+
+    /// Orders requested per page of the Entrust listing, by imports and the portal reconcile.
     #[arg(long, env = "CERTITUDE_IMPORT_PAGE_SIZE", default_value = "500",
         value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "Orders")]
     pub import_page_size: u32,
@@ -134,6 +148,33 @@ mod tests {
         assert_eq!(config.poll_batch_size, 50);
         assert_eq!(config.default_validity_days, 199);
         assert_eq!(config.reconcile_window, Duration::from_secs(600));
+        assert_eq!(config.portal_reconcile_interval, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn portal_reconcile_interval_is_read() {
+        let config = Config::from_pairs([
+            DATABASE_URL,
+            ("CERTITUDE_ORDER_PORTAL_RECONCILE_INTERVAL", "2h"),
+        ])
+        .expect("the value is valid");
+
+        assert_eq!(config.portal_reconcile_interval, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn zero_portal_reconcile_interval_is_rejected() {
+        let error = Config::from_pairs([
+            DATABASE_URL,
+            ("CERTITUDE_ORDER_PORTAL_RECONCILE_INTERVAL", "0s"),
+        ])
+        .expect_err("a zero interval is invalid");
+
+        let message = error.to_string();
+        assert!(
+            message.contains("CERTITUDE_ORDER_PORTAL_RECONCILE_INTERVAL"),
+            "{message}"
+        );
     }
 
     #[test]

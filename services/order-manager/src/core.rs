@@ -16,11 +16,13 @@ use crate::sources::{CredentialSource, KeySource};
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub default_validity_days: u32,
+    pub private_max_validity_days: u32,
     pub poll_interval: Duration,
     pub poll_max_backoff: Duration,
     pub poll_batch_size: u32,
     pub claim_lease: Duration,
     pub reconcile_window: Duration,
+    pub portal_reconcile_interval: Duration,
     pub import_page_size: u32,
 }
 
@@ -28,11 +30,13 @@ impl Settings {
     pub fn from_config(config: &Config) -> Self {
         Self {
             default_validity_days: config.default_validity_days,
+            private_max_validity_days: config.private_max_validity_days,
             poll_interval: config.poll_interval,
             poll_max_backoff: config.poll_max_backoff,
             poll_batch_size: config.poll_batch_size,
             claim_lease: config.claim_lease,
             reconcile_window: config.reconcile_window,
+            portal_reconcile_interval: config.portal_reconcile_interval,
             import_page_size: config.import_page_size,
         }
     }
@@ -78,11 +82,13 @@ mod tests {
     fn settings() -> Settings {
         Settings {
             default_validity_days: 365,
+            private_max_validity_days: 825,
             poll_interval: Duration::from_secs(10),
             poll_max_backoff: Duration::from_secs(60),
             poll_batch_size: 10,
             claim_lease: Duration::from_secs(300),
             reconcile_window: Duration::from_secs(600),
+            portal_reconcile_interval: Duration::from_secs(900),
             import_page_size: 500,
         }
     }

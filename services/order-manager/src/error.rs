@@ -30,6 +30,68 @@ pub enum OrderError {
     #[error("the call to Entrust failed")]
     Entrust(#[source] entrust::Error),
 
+    /// The order's status does not allow the operation; nothing was sent to Entrust.
+    #[error("cannot {action} order {order_id}: its status is {current}; {action} needs {needed}")]
+    WrongState {
+        order_id: Uuid,
+        action: &'static str,
+        /// The status, with Entrust's when it adds something, such as `PENDING (Entrust
+        /// status APPROVED)`.
+        current: String,
+        needed: &'static str,
+    },
+
+    /// Entrust renews a certificate only 30 days after its issue; nothing was sent to Entrust.
+    #[error(
+        "cannot renew order {order_id}: its certificate was issued at {issued_at}, less than 30 \
+         days ago, and Entrust renews a certificate only from 30 days after its issue; renew it \
+         from {renewable_from}, or reissue it to replace it sooner"
+    )]
+    RenewalTooEarly {
+        order_id: Uuid,
+        /// RFC 3339.
+        issued_at: String,
+        /// RFC 3339.
+        renewable_from: String,
+    },
+
+    /// No administrator credential may carry out the operation, or Entrust responded with HTTP
+    /// 403. The message names the credential and what to do.
+    #[error("{message}")]
+    PermissionDenied { message: String },
+
+    /// Entrust rejected the operation (HTTP 400, 401 or 404); the message carries Entrust's
+    /// messages.
+    #[error("Entrust rejected the request to {action} order {order_id}: {source}{current}")]
+    OperationRejected {
+        order_id: Uuid,
+        action: &'static str,
+        /// The order's status read from Entrust after the rejection, as `; the order is now
+        /// ...`, or empty when it could not be read.
+        current: String,
+        #[source]
+        source: Box<entrust::Error>,
+    },
+
+    /// Another request or the poller has claimed the order.
+    #[error(
+        "order {order_id} is being changed by another request or checked by the poller; retry \
+         in a few seconds"
+    )]
+    Busy { order_id: Uuid },
+
+    /// Entrust's response to an operation was lost, and reading the order showed no change yet.
+    #[error(
+        "the outcome of {action} on order {order_id} is unknown: Entrust's response was lost and \
+         the order still reads {current} at Entrust; read the order and send the request again \
+         only if it did not change"
+    )]
+    OutcomeUnknown {
+        order_id: Uuid,
+        action: &'static str,
+        current: String,
+    },
+
     /// A call to credential-sync or inventory failed.
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -46,6 +108,38 @@ pub enum OrderError {
     #[error("the CSR of key {key_id} carries another public key than the key source reported")]
     CsrKeyMismatch { key_id: String },
 
+    /// The order does not fit the account's synced catalog (a name on no orderable domain, an
+    /// unapproved organization, a product out of stock). The message reads
+    /// `<field>: <what is wrong and the fix>`; nothing was sent to Entrust.
+    #[error("{field}: {reason}")]
+    CatalogCheck { field: &'static str, reason: String },
+
+    /// Entrust rejected a validate-only order; nothing was stored.
+    #[error("Entrust rejected the order in validation: {source}; nothing was placed or stored")]
+    ValidationRejected {
+        #[source]
+        source: entrust::Error,
+    },
+
+    /// Entrust did not respond to a validate-only order, or its response was lost. A
+    /// validation places nothing, so sending it again is safe.
+    #[error("Entrust did not respond to the validation of the order; send the request again")]
+    ValidationNoResponse {
+        #[source]
+        source: entrust::Error,
+    },
+
+    /// Entrust placed an order although it was asked only to validate one.
+    #[error(
+        "Entrust placed order {tracking_id} although it was asked only to validate it; Certitude \
+         does not track it, so cancel it at Entrust or import it"
+    )]
+    ValidationPlacedOrder { tracking_id: u32 },
+
+    /// The throwaway key or CSR of a validate-only order could not be made.
+    #[error("failed to build the throwaway CSR of a validate-only order")]
+    ThrowawayCsr(#[source] Box<dyn std::error::Error + Send + Sync>),
+
     #[error(transparent)]
     Db(#[from] DbError),
 
@@ -60,6 +154,14 @@ impl From<sqlx::Error> for OrderError {
 }
 
 impl OrderError {
+    /// Creates an [`OrderError::CatalogCheck`].
+    pub fn catalog(field: &'static str, reason: impl Into<String>) -> Self {
+        OrderError::CatalogCheck {
+            field,
+            reason: reason.into(),
+        }
+    }
+
     /// Creates an [`OrderError::InvalidArgument`].
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         OrderError::InvalidArgument {

@@ -1,19 +1,22 @@
 //! The events order-manager produces, built from order rows. Each is written to the outbox in
 //! the transaction of the change it describes.
 //!
-//! Order events use the order id as aggregate id; `CertificateIssued` uses the certificate id.
+//! Order events use the order id as aggregate id. `CertificateIssued` and `CertificateRevoked`
+//! use the certificate id, or the order id for a revoked certificate that never entered
+//! Certitude.
 
 use certitude_platform::events::timestamp;
 use certitude_platform::outbox::NewEvent;
 use certitude_proto::events::v1::{
-    CertificateIssued, OrderCreated, OrderImported, OrderStatusChanged,
+    CertificateIssued, CertificateRevoked, OrderCreated, OrderDeleted, OrderImported,
+    OrderStatusChanged,
 };
 use entrust::model::IssuedCertificate;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::state::OrderState;
-use crate::store::orders::OrderRow;
+use crate::store::orders::{OrderRow, Replacement};
 
 /// `OrderCreated`: Entrust accepted an order Certitude placed; `status` is its state after the
 /// call.
@@ -84,6 +87,8 @@ pub(crate) struct EnteringCertificate<'a> {
     pub not_after: Option<OffsetDateTime>,
     /// State of the order once the certificate has entered, sent as `order_status`.
     pub order_status: OrderState,
+    /// Certificate this one replaces and how, for a renewal or reissue.
+    pub replaces: Option<(Uuid, Replacement)>,
 }
 
 impl<'a> EnteringCertificate<'a> {
@@ -107,6 +112,7 @@ impl<'a> EnteringCertificate<'a> {
             serial_number,
             not_after,
             order_status: OrderState::Issued,
+            replaces: order.replaces_certificate_id.zip(order.replacement()),
         }
     }
 }
@@ -122,9 +128,59 @@ pub(crate) fn certificate_issued(certificate: &EnteringCertificate<'_>) -> NewEv
         serial_number: certificate.serial_number.unwrap_or_default().to_owned(),
         not_after: certificate.not_after.map(timestamp),
         key_id: certificate.key_id.unwrap_or_default().to_owned(),
-        replaces_certificate_id: String::new(),
+        replaces_certificate_id: certificate
+            .replaces
+            .map(|(id, _)| id.to_string())
+            .unwrap_or_default(),
         certificate_id: certificate.certificate_id.to_string(),
         order_status: certificate.order_status.as_str().to_owned(),
+        replacement: certificate
+            .replaces
+            .map(|(_, replacement)| replacement.as_str().to_owned())
+            .unwrap_or_default(),
     };
     NewEvent::new(certificate.certificate_id.to_string(), &payload)
+}
+
+/// A revocation Certitude requested, for `CertificateRevoked`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RevokedCertificate<'a> {
+    /// CRL reason as sent to Entrust: `unspecified` or `keyCompromise`.
+    pub reason: &'a str,
+    pub comment: &'a str,
+    pub actor: &'a str,
+}
+
+/// `CertificateRevoked`: Entrust revoked `order`'s certificate on a Certitude request.
+pub(crate) fn certificate_revoked(order: &OrderRow, revoked: &RevokedCertificate<'_>) -> NewEvent {
+    let payload = CertificateRevoked {
+        order_id: order.id.to_string(),
+        credential_id: order.credential_id.clone(),
+        tracking_id: order.tracking_id.unwrap_or_default(),
+        certificate_id: order
+            .certificate_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        serial_number: order.serial_number.clone().unwrap_or_default(),
+        reason: revoked.reason.to_owned(),
+        comment: revoked.comment.to_owned(),
+        actor: revoked.actor.to_owned(),
+    };
+    let aggregate_id = order.certificate_id.unwrap_or(order.id);
+    NewEvent::new(aggregate_id.to_string(), &payload)
+}
+
+/// `OrderDeleted`: `order` was removed from Certitude by `actor`.
+pub(crate) fn order_deleted(order: &OrderRow, actor: &str) -> NewEvent {
+    let payload = OrderDeleted {
+        order_id: order.id.to_string(),
+        credential_id: order.credential_id.clone(),
+        tracking_id: order.tracking_id.unwrap_or_default(),
+        certificate_id: order
+            .certificate_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        actor: actor.to_owned(),
+    };
+    NewEvent::new(order.id.to_string(), &payload)
 }

@@ -91,7 +91,10 @@ async fn check_pending(core: &Core, order: &OrderRow) -> Result<(), OrderError> 
             kind: "Entrust tracking id of order",
             id: order.id.to_string(),
         })?;
-    let authority = core.credentials.authority(&order.credential_id).await?;
+    let authority = core
+        .credentials
+        .authority(order.entrust_credential_id())
+        .await?;
     let detail = authority
         .order(tracking_id)
         .await

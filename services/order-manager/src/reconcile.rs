@@ -22,7 +22,10 @@ const ACTOR: &str = "reconciler";
 
 /// Settles one claimed SUBMITTING order, or schedules its next look.
 pub(crate) async fn reconcile(core: &Core, order: &OrderRow) -> Result<(), OrderError> {
-    let authority = core.credentials.authority(&order.credential_id).await?;
+    let authority = core
+        .credentials
+        .authority(order.entrust_credential_id())
+        .await?;
     let Some(submitted_at) = order.submitted_at else {
         return resubmit(core, order, authority.as_ref()).await;
     };

@@ -1,5 +1,5 @@
 //! Starting order-manager: Postgres, NATS, the gRPC and health servers, the outbox relay, the
-//! poller, and the tasks that run imports.
+//! poller, the portal reconcile, the event consumers, and the tasks that run imports.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,9 +19,9 @@ use crate::core::{Core, Settings};
 use crate::credential_cache::CacheConsumers;
 use crate::grpc::OrderApi;
 use crate::import::Importer;
-use crate::poller;
 use crate::sources::{CredentialSource, GrpcCredentialSource, GrpcKeySource, KeySource};
 use crate::store::MIGRATIONS;
+use crate::{inventory_events, poller, portal_reconcile};
 
 /// Name the service gives itself in event envelopes; `certitude-order-manager` is its Postgres
 /// `application_name` and NATS connection name.
@@ -61,8 +61,10 @@ pub async fn start(
 /// Connects to Postgres and NATS, applies the migrations (unless `CERTITUDE_RUN_MIGRATIONS` is
 /// false) and creates the event streams when missing. Then binds the gRPC and HTTP listeners
 /// (port 0 picks a free port, and the bound addresses are returned). It spawns every task and
-/// returns at once: the gRPC server, the health server, the outbox relay, the poller, and the
-/// consumers of CredentialUpdated and CredentialRemoved that drop cached credentials.
+/// returns at once: the gRPC server, the health server, the outbox relay, the poller, the
+/// portal reconcile, and the event consumers. The consumers of CredentialUpdated and
+/// CredentialRemoved drop cached credentials. The consumers of CertificateAddedToInventory and
+/// CertificateRejected record whether each order's certificate is in the inventory.
 ///
 /// Every task stops when `shutdown` fires; a task that fails stops the others of this service.
 /// [`RunningService::wait`] joins them, and the imports still running.
@@ -122,10 +124,19 @@ pub async fn start_with_sources(
     let cache_consumers = CacheConsumers::create(&jetstream, &events, sources.credentials).await?;
     cache_consumers.spawn(&mut tasks, &stop);
 
+    inventory_events::spawn_consumers(&mut tasks, &stop, &jetstream, &pool, &clock, &events);
+
     let relay = Relay::new(pool, jetstream, clock, &events, RelaySettings::default());
     let relay_stop = stop.token();
     tasks.spawn("outbox-relay", async move {
         relay.run(relay_stop).await;
+        Ok(())
+    });
+
+    let reconcile_core = core.clone();
+    let reconcile_stop = stop.token();
+    tasks.spawn("portal-reconcile", async move {
+        portal_reconcile::run(reconcile_core, reconcile_stop).await;
         Ok(())
     });
 

@@ -5,6 +5,8 @@
 //! Injected faults respond before authentication, as a proxy in front of ECS would. Missing or
 //! wrong credentials, and a missing or wrong bound client certificate, get a 401
 //! ErrorResponse. The log keeps the user name only, never the Authorization header or the key.
+//! A request whose client closes the connection before the response is sent (while an injected
+//! latency delays it, for example) is logged with status 0 when the server drops it.
 
 use std::sync::Arc;
 
@@ -67,6 +69,18 @@ pub async fn gate(State(sim): State<Arc<Simulator>>, mut request: Request, next:
     let query = uri.query().map(str::to_owned);
     let credentials = basic_credentials(request.headers());
     let user_name = credentials.as_ref().map(|(user, _)| user.clone());
+    let mut entry = LogOnDrop {
+        sim: Arc::clone(&sim),
+        entry: Some(LoggedRequest {
+            time: received_at,
+            method: method.clone(),
+            path: path.clone(),
+            query,
+            status: 0,
+            user_name,
+            fault: None,
+        }),
+    };
     let connection = request
         .extensions()
         .get::<ConnectionInfo>()
@@ -106,6 +120,7 @@ pub async fn gate(State(sim): State<Arc<Simulator>>, mut request: Request, next:
     }
     if !faults.delay.is_zero() {
         fault.get_or_insert("latency");
+        entry.set_fault(fault);
         tokio::time::sleep(faults.delay).await;
     }
 
@@ -115,16 +130,40 @@ pub async fn gate(State(sim): State<Arc<Simulator>>, mut request: Request, next:
         response.status().as_u16()
     };
     tracing::debug!(http.method = %method, url.path = %path, http.status_code = status, "Simulated API request served");
-    sim.log.record(LoggedRequest {
-        time: received_at,
-        method,
-        path,
-        query,
-        status,
-        user_name,
-        fault: fault.map(str::to_owned),
-    });
+    entry.set_fault(fault);
+    entry.record(status);
     response
+}
+
+/// The log entry of a request in progress. It is recorded with its final status by
+/// [`LogOnDrop::record`], or with status 0 when the server drops the request first because the
+/// client closed the connection.
+struct LogOnDrop {
+    sim: Arc<Simulator>,
+    entry: Option<LoggedRequest>,
+}
+
+impl LogOnDrop {
+    fn set_fault(&mut self, fault: Option<&str>) {
+        if let Some(entry) = &mut self.entry {
+            entry.fault = fault.map(str::to_owned);
+        }
+    }
+
+    fn record(mut self, status: u16) {
+        if let Some(mut entry) = self.entry.take() {
+            entry.status = status;
+            self.sim.log.record(entry);
+        }
+    }
+}
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            self.sim.log.record(entry);
+        }
+    }
 }
 
 /// Authenticates the caller, checks its bound client certificate, and counts it against the

@@ -1,5 +1,7 @@
 //! Injected faults: latency, 429s, 5xx, dropped connections and commit-then-fail orders.
 
+use std::time::{Duration, Instant};
+
 use entrust_sim::{CommitFailure, Fault, FaultKind, Scenario};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -198,6 +200,53 @@ async fn commit_then_drop_leaves_exactly_one_order() {
     let orders = orders_with_marker(&sim, "order-dropped").await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0]["status"], "ACTIVE");
+}
+
+#[tokio::test]
+async fn abandoned_held_order_is_logged() {
+    let sim = TestSim::start().await;
+    arm(
+        &sim,
+        json!({"kind": "latency", "delayMs": 30_000, "count": 1, "method": "POST"}),
+    )
+    .await;
+
+    let abandoned = sim
+        .http
+        .post(sim.url("/certificates"))
+        .basic_auth(ADMIN.0, Some(ADMIN.1))
+        .json(&marked_order("order-abandoned"))
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await;
+
+    assert!(
+        abandoned.is_err(),
+        "the client gives up before the response"
+    );
+    let orders = orders_with_marker(&sim, "order-abandoned").await;
+    assert_eq!(orders.len(), 1);
+    // The server drops the held request once it notices the closed connection.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let posts = loop {
+        let posts: Vec<_> = sim
+            .sim
+            .request_log()
+            .into_iter()
+            .filter(|entry| entry.method == "POST")
+            .collect();
+        if !posts.is_empty() {
+            break posts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the held request was never logged"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].status, 0);
+    assert_eq!(posts[0].fault.as_deref(), Some("latency"));
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use certitude_proto::order::v1 as proto;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,7 @@ use crate::tokens::Role;
 
 /// Header that makes order creation safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-/// Key algorithm of a new order when the request names none.
+/// Key algorithm of a new order when the request names none and supplies no CSR.
 pub const DEFAULT_KEY_ALGORITHM: &str = "ECDSA_P256";
 
 #[derive(Debug, Deserialize)]
@@ -26,7 +26,9 @@ pub const DEFAULT_KEY_ALGORITHM: &str = "ECDSA_P256";
 pub struct CreateOrder {
     credential_id: String,
     product: String,
-    common_name: String,
+    /// Required unless `csr_pem` supplies it.
+    #[serde(default)]
+    common_name: Option<String>,
     #[serde(default)]
     dns_names: Vec<String>,
     #[serde(default)]
@@ -40,10 +42,18 @@ pub struct CreateOrder {
     validity_days: Option<u32>,
     #[serde(default)]
     queue_for_approval: bool,
+    /// The requester's own CSR in PEM, ordered with instead of a key Certitude generates.
+    #[serde(default)]
+    csr_pem: Option<String>,
+    /// Only ask Entrust to validate the order; nothing is stored.
+    #[serde(default)]
+    validate_only: bool,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Order {
+    /// Absent for a validate-only response, because nothing was stored.
+    #[serde(skip_serializing_if = "String::is_empty")]
     id: String,
     credential_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,8 +66,41 @@ pub struct Order {
     entrust_status: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     certificate_id: String,
+    /// Absent for a validate-only response, because nothing was stored.
+    #[serde(skip_serializing_if = "String::is_empty")]
     created_at: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     updated_at: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    organization: String,
+    /// Entrust client; absent for the primary client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<i32>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    key_algorithm: String,
+    /// Inventory key pair; absent for imported orders and orders placed with the requester's
+    /// CSR.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    key_id: String,
+    /// Requested validity in days; absent for imported orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validity_days: Option<u32>,
+    /// The order this one renews; absent otherwise.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    renews_order_id: String,
+    /// The order this one reissues; absent otherwise.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    reissue_of_order_id: String,
+    /// `in_inventory` or `waiting`; absent until the inventory reported on the certificate.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    inventory_state: String,
+    /// Reason the certificate waits, such as `license_limit`; absent unless it waits.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    inventory_reason: String,
+    /// Summary of the reason the certificate is not in the inventory, with what to do; absent
+    /// unless it waits.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    inventory_message: String,
 }
 
 impl From<proto::Order> for Order {
@@ -74,33 +117,58 @@ impl From<proto::Order> for Order {
             certificate_id: order.certificate_id,
             created_at: order.created_at,
             updated_at: order.updated_at,
+            organization: order.organization,
+            client_id: (order.client_id != 0).then_some(order.client_id),
+            key_algorithm: order.key_algorithm,
+            key_id: order.key_id,
+            validity_days: (order.validity_days != 0).then_some(order.validity_days),
+            renews_order_id: order.renews_order_id,
+            reissue_of_order_id: order.reissue_of_order_id,
+            inventory_state: order.inventory_state,
+            inventory_reason: order.inventory_reason,
+            inventory_message: order.inventory_message,
         }
     }
 }
 
+/// Places an order (201 with its `Location`), or with `validate_only` has Entrust validate it
+/// (200, nothing stored, no `Idempotency-Key` needed).
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateOrder>,
-) -> Result<impl IntoResponse, Problem> {
+) -> Result<Response, Problem> {
     principal.require(Role::Operator)?;
-    let idempotency_key = idempotency_key(&headers)?;
+    let idempotency_key = if body.validate_only && !headers.contains_key(IDEMPOTENCY_KEY) {
+        String::new()
+    } else {
+        idempotency_key(&headers)?
+    };
     let credential_id = parse_id("credential_id", &body.credential_id)?;
+    let csr_pem = body.csr_pem.unwrap_or_default();
+    // A supplied CSR fixes the algorithm, and order-manager takes it from there.
+    let default_key_algorithm = if csr_pem.trim().is_empty() {
+        DEFAULT_KEY_ALGORITHM
+    } else {
+        ""
+    };
     let request = proto::CreateOrderRequest {
         idempotency_key,
         credential_id,
         product: body.product,
-        common_name: body.common_name,
+        common_name: body.common_name.unwrap_or_default(),
         dns_names: body.dns_names,
         organization: body.organization.unwrap_or_default(),
         client_id: body.client_id.unwrap_or(0),
         key_algorithm: body
             .key_algorithm
-            .unwrap_or_else(|| DEFAULT_KEY_ALGORITHM.to_owned()),
+            .unwrap_or_else(|| default_key_algorithm.to_owned()),
         validity_days: body.validity_days.unwrap_or(0),
         queue_for_approval: body.queue_for_approval,
         actor: principal.token_name.clone(),
+        csr_pem,
+        validate_only: body.validate_only,
     };
     let order = state
         .clients
@@ -109,11 +177,15 @@ pub async fn create(
         .create_order(request)
         .await
         .or_problem()?;
+    if body.validate_only {
+        return Ok((StatusCode::OK, Json(Order::from(order))).into_response());
+    }
     let location = format!("/v1/orders/{}", order.id);
-    Ok(created(location, Order::from(order)))
+    Ok(created(location, Order::from(order)).into_response())
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
+/// Reads the `Idempotency-Key` header that order creation, renewal and reissue need.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
     let reason = "is required: send a unique value (for example a UUID) per order, and the same \
                   value when you retry it";
     let value = headers
@@ -186,6 +258,9 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct StartImport {
     credential_id: String,
+    /// Brings back orders deleted from Certitude that Entrust still lists.
+    #[serde(default)]
+    restore_deleted: bool,
 }
 
 /// An order import shown as a job resource.
@@ -195,6 +270,7 @@ pub struct ImportJob {
     kind: &'static str,
     credential_id: String,
     state: String,
+    restore_deleted: bool,
     progress: ImportProgress,
     #[serde(skip_serializing_if = "String::is_empty")]
     error: String,
@@ -221,6 +297,7 @@ impl From<proto::ImportJob> for ImportJob {
             kind: "order_import",
             credential_id: job.credential_id,
             state: job.state,
+            restore_deleted: job.restore_deleted,
             progress: ImportProgress {
                 pages: job.pages,
                 orders: job.orders,
@@ -248,7 +325,10 @@ pub async fn start_import(
         .clients
         .orders
         .clone()
-        .start_import(proto::StartImportRequest { credential_id })
+        .start_import(proto::StartImportRequest {
+            credential_id,
+            restore_deleted: body.restore_deleted,
+        })
         .await
         .or_problem()?;
     let location = format!("/v1/imports/{}", job.id);
@@ -270,4 +350,52 @@ pub async fn get_import(
         .await
         .or_problem()?;
     Ok(Json(job.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn order_json(order: proto::Order) -> Value {
+        serde_json::to_value(Order::from(order)).expect("an order serializes")
+    }
+
+    #[test]
+    fn waiting_order_shows_inventory_state_reason_and_message() {
+        let json = order_json(proto::Order {
+            inventory_state: "waiting".to_owned(),
+            inventory_reason: "license_limit".to_owned(),
+            inventory_message: "issued, not in inventory: license limit: raise the license"
+                .to_owned(),
+            ..proto::Order::default()
+        });
+
+        assert_eq!(json["inventory_state"], json!("waiting"));
+        assert_eq!(json["inventory_reason"], json!("license_limit"));
+        assert_eq!(
+            json["inventory_message"],
+            json!("issued, not in inventory: license limit: raise the license")
+        );
+    }
+
+    #[test]
+    fn order_in_inventory_has_no_reason_or_message() {
+        let json = order_json(proto::Order {
+            inventory_state: "in_inventory".to_owned(),
+            ..proto::Order::default()
+        });
+
+        assert_eq!(json["inventory_state"], json!("in_inventory"));
+        assert!(json.get("inventory_reason").is_none(), "{json}");
+        assert!(json.get("inventory_message").is_none(), "{json}");
+    }
+
+    #[test]
+    fn unreported_order_has_no_inventory_fields() {
+        let json = order_json(proto::Order::default());
+
+        assert!(json.get("inventory_state").is_none(), "{json}");
+    }
 }

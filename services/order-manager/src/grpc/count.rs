@@ -6,9 +6,9 @@ use sqlx::PgPool;
 
 use crate::error::OrderError;
 
-/// Counts every order of the request's credential, whatever its state. An unknown credential
-/// has none, so the count is 0 rather than NOT_FOUND: order-manager keeps no list of
-/// credentials.
+/// Counts every order of the request's credential, whatever its state, leaving out deleted
+/// ones. An unknown credential has none, so the count is 0 rather than NOT_FOUND:
+/// order-manager keeps no list of credentials.
 pub(crate) async fn count_orders(
     pool: &PgPool,
     request: &CountOrdersRequest,
@@ -21,10 +21,12 @@ pub(crate) async fn count_orders(
         ));
     }
     // The index on (credential_id, created_at, id) serves this count.
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE credential_id = $1")
-        .bind(credential_id)
-        .fetch_one(pool)
-        .await?;
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM orders WHERE credential_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(credential_id)
+    .fetch_one(pool)
+    .await?;
     Ok(CountOrdersResponse {
         count: u64::try_from(count).unwrap_or_default(),
     })

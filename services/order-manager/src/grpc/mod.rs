@@ -1,23 +1,29 @@
 //! The gRPC edge: `certitude.order.v1.OrderService`. Handlers check the request, call the
 //! service's operations and map their errors to statuses (see [`status`]).
 
+mod admin;
 mod convert;
 mod count;
 mod status;
 
 use certitude_proto::order::v1::order_service_server::OrderService;
 use certitude_proto::order::v1::{
-    CountOrdersRequest, CountOrdersResponse, CreateOrderRequest, GetImportJobRequest,
-    GetOrderRequest, ImportJob, ListOrdersRequest, ListOrdersResponse, Order, StartImportRequest,
+    ApproveOrderRequest, CountOrdersRequest, CountOrdersResponse, CreateOrderRequest,
+    DeclineOrderRequest, DeleteOrderRequest, GetImportJobRequest, GetOrderHistoryRequest,
+    GetOrderHistoryResponse, GetOrderRequest, ImportJob, ListOrdersRequest, ListOrdersResponse,
+    Order, ReissueOrderRequest, RenewOrderRequest, ResumeOrderRequest, RevokeOrderRequest,
+    StartImportRequest, SuspendOrderRequest,
 };
 use tonic::{Request, Response, Status};
 
+use crate::admin::lifecycle::{self, OperationRequest};
+use crate::admin::{actor_name, delete, replace};
 use crate::core::Core;
 use crate::error::OrderError;
 use crate::import::Importer;
-use crate::orders::{create, validate};
-use crate::store::import_jobs;
+use crate::orders::{create, validate, validate_only, validity};
 use crate::store::orders::{self, ListPosition};
+use crate::store::{history, import_jobs};
 use status::to_status;
 
 /// Orders per page when the request names no page size.
@@ -73,6 +79,18 @@ impl OrderApi {
             next_page_token,
         })
     }
+
+    /// Runs a checked approve, decline, suspend, resume or revoke request.
+    async fn operate(
+        &self,
+        request: Result<OperationRequest, OrderError>,
+    ) -> Result<Response<Order>, Status> {
+        let request = request.map_err(to_status)?;
+        let order = lifecycle::run(&self.core, &request)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::order(order)))
+    }
 }
 
 #[tonic::async_trait]
@@ -81,11 +99,20 @@ impl OrderService for OrderApi {
         &self,
         request: Request<CreateOrderRequest>,
     ) -> Result<Response<Order>, Status> {
-        let request = validate::validate(
-            request.into_inner(),
-            self.core.settings.default_validity_days,
-        )
-        .map_err(to_status)?;
+        let order_date = self.core.now().to_offset(time::UtcOffset::UTC).date();
+        let default_validity_days = self
+            .core
+            .settings
+            .default_validity_days
+            .min(validity::public_maximum_days(order_date));
+        let request =
+            validate::validate(request.into_inner(), default_validity_days).map_err(to_status)?;
+        if request.validate_only {
+            validate_only::validate_at_entrust(&self.core, &request)
+                .await
+                .map_err(to_status)?;
+            return Ok(Response::new(convert::validated_order(&request)));
+        }
         let order = create::create_order(&self.core, &request)
             .await
             .map_err(to_status)?;
@@ -97,7 +124,7 @@ impl OrderService for OrderApi {
         request: Request<GetOrderRequest>,
     ) -> Result<Response<Order>, Status> {
         let id = convert::parse_id("id", &request.get_ref().id).map_err(to_status)?;
-        let order = orders::get(&self.core.pool, id)
+        let order = orders::get_visible(&self.core.pool, id)
             .await
             .map_err(|error| to_status(error.into()))?
             .ok_or_else(|| Status::not_found(format!("order {id} not found")))?;
@@ -125,7 +152,7 @@ impl OrderService for OrderApi {
         }
         let job = self
             .importer
-            .start(credential_id)
+            .start(credential_id, request.get_ref().restore_deleted)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::import_job(job)))
@@ -151,5 +178,93 @@ impl OrderService for OrderApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(response))
+    }
+
+    async fn approve_order(
+        &self,
+        request: Request<ApproveOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        self.operate(admin::approve(request.get_ref())).await
+    }
+
+    async fn decline_order(
+        &self,
+        request: Request<DeclineOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        self.operate(admin::decline(request.get_ref())).await
+    }
+
+    async fn suspend_order(
+        &self,
+        request: Request<SuspendOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        self.operate(admin::suspend(request.get_ref())).await
+    }
+
+    async fn resume_order(
+        &self,
+        request: Request<ResumeOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        self.operate(admin::resume(request.get_ref())).await
+    }
+
+    async fn revoke_order(
+        &self,
+        request: Request<RevokeOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        self.operate(admin::revoke(request.get_ref())).await
+    }
+
+    async fn renew_order(
+        &self,
+        request: Request<RenewOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        let request = admin::renew(request.get_ref()).map_err(to_status)?;
+        let order = replace::replace(&self.core, &request)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::order(order)))
+    }
+
+    async fn reissue_order(
+        &self,
+        request: Request<ReissueOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        let request = admin::reissue(request.get_ref()).map_err(to_status)?;
+        let order = replace::replace(&self.core, &request)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::order(order)))
+    }
+
+    async fn delete_order(
+        &self,
+        request: Request<DeleteOrderRequest>,
+    ) -> Result<Response<Order>, Status> {
+        let request = request.get_ref();
+        let id = convert::parse_id("id", &request.id).map_err(to_status)?;
+        let order = delete::delete_order(&self.core, id, &actor_name(&request.actor))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::order(order)))
+    }
+
+    async fn get_order_history(
+        &self,
+        request: Request<GetOrderHistoryRequest>,
+    ) -> Result<Response<GetOrderHistoryResponse>, Status> {
+        let id = convert::parse_id("id", &request.get_ref().id).map_err(to_status)?;
+        let known = orders::get(&self.core.pool, id)
+            .await
+            .map_err(|error| to_status(error.into()))?;
+        if known.is_none() {
+            return Err(Status::not_found(format!("order {id} not found")));
+        }
+        let entries = history::list(&self.core.pool, id)
+            .await
+            .map_err(|error| to_status(error.into()))?;
+        Ok(Response::new(GetOrderHistoryResponse {
+            entries: entries.into_iter().map(convert::history_entry).collect(),
+        }))
     }
 }

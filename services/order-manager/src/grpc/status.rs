@@ -12,7 +12,28 @@ pub(crate) fn to_status(error: OrderError) -> Status {
     match error {
         OrderError::InvalidArgument { .. } => Status::invalid_argument(error.to_string()),
         OrderError::NotFound { .. } => Status::not_found(error.to_string()),
+        OrderError::CatalogCheck { .. } => Status::failed_precondition(error.to_string()),
         OrderError::Rejected { ref source, .. } => rejected(source, error.to_string()),
+        OrderError::ValidationRejected { ref source } => rejected(source, error.to_string()),
+        OrderError::ValidationNoResponse { .. } => {
+            tracing::warn!(error = %error_chain(&error), "Entrust did not respond to a validation");
+            Status::unavailable(error.to_string())
+        }
+        OrderError::ValidationPlacedOrder { tracking_id } => {
+            // NOTE: the gateway turns INTERNAL into an opaque 500, so REST clients learn the
+            // tracking id only from this log line.
+            tracing::error!(
+                order.tracking_id = tracking_id,
+                "Entrust placed an order although it was asked only to validate it"
+            );
+            Status::internal(error.to_string())
+        }
+        OrderError::WrongState { .. }
+        | OrderError::RenewalTooEarly { .. }
+        | OrderError::OperationRejected { .. } => Status::failed_precondition(error.to_string()),
+        OrderError::PermissionDenied { .. } => Status::permission_denied(error.to_string()),
+        OrderError::Busy { .. } => Status::aborted(error.to_string()),
+        OrderError::OutcomeUnknown { .. } => Status::unavailable(error.to_string()),
         OrderError::Source(source) => source_status(source),
         OrderError::Entrust(ref source) if source.is_transient() => {
             Status::unavailable(error_chain(&error))
@@ -120,6 +141,45 @@ mod tests {
 
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
+    fn administrator_errors_map_to_their_codes() {
+        let order_id = Uuid::nil();
+        let cases = [
+            (
+                OrderError::WrongState {
+                    order_id,
+                    action: "resume",
+                    current: "ISSUED".into(),
+                    needed: "a SUSPENDED order",
+                },
+                Code::FailedPrecondition,
+            ),
+            (
+                OrderError::PermissionDenied {
+                    message: "the Entrust user lacks administrator rights".into(),
+                },
+                Code::PermissionDenied,
+            ),
+            (OrderError::Busy { order_id }, Code::Aborted),
+            (
+                OrderError::OutcomeUnknown {
+                    order_id,
+                    action: "suspend",
+                    current: "ISSUED".into(),
+                },
+                Code::Unavailable,
+            ),
+        ];
+        for (error, code) in cases {
+            let message = error.to_string();
+
+            let status = to_status(error);
+
+            assert_eq!(status.code(), code, "{message}");
+            assert_eq!(status.message(), message);
+        }
     }
 
     #[test]

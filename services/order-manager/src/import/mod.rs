@@ -1,10 +1,13 @@
 //! Imports: bringing every Entrust order of a credential into Certitude, in the background.
 //!
 //! A job walks the credential's listing page by page (all fields, by tracking id ascending) and
-//! upserts each order by (credential, tracking id); see [`upsert`]. After each page it writes
-//! its counters, so `GetImportJob` shows progress. One order that fails is counted and skipped;
-//! a page that cannot be fetched fails the job with its error. Importing again changes only what
-//! changed at Entrust and emits no second `OrderImported` or `CertificateIssued`.
+//! upserts each order by (credential, tracking id); see [`upsert`]. Each page is written in one
+//! transaction, so it costs one commit rather than one per order. When that transaction fails,
+//! the page's orders are written again one transaction each, so one order that fails is counted
+//! and skipped alone. After each page the job writes its counters, so `GetImportJob` shows
+//! progress. A page that cannot be fetched fails the job with its error. Importing again changes
+//! only what changed at Entrust and emits no second `OrderImported` or `CertificateIssued`. An
+//! order deleted from Certitude is skipped, unless the job restores deleted orders.
 
 mod upsert;
 
@@ -22,7 +25,7 @@ use crate::core::Core;
 use crate::error::OrderError;
 use crate::poller::error_chain;
 use crate::store::import_jobs::{self, ImportJobRow, Progress, Started};
-use upsert::Upserted;
+use upsert::{Planned, Upserted};
 
 /// Starts import jobs and runs them on tasks that stop with the service.
 #[derive(Debug, Clone)]
@@ -42,16 +45,29 @@ impl Importer {
         }
     }
 
-    /// Starts an import of `credential_id`'s orders, or returns the one already running.
+    /// Starts an import of `credential_id`'s orders, bringing back deleted ones when
+    /// `restore_deleted`, or returns the one already running (which keeps its own choice).
     /// Fails at once, without a job, when the credential cannot be resolved.
-    pub async fn start(&self, credential_id: &str) -> Result<ImportJobRow, OrderError> {
+    pub async fn start(
+        &self,
+        credential_id: &str,
+        restore_deleted: bool,
+    ) -> Result<ImportJobRow, OrderError> {
         let authority = self.core.credentials.authority(credential_id).await?;
         let now = self.core.now();
         // A job whose heartbeat is this old was left by a replica that stopped.
         let stale_before = now
             - time::Duration::try_from(self.core.settings.claim_lease * 2)
                 .unwrap_or(time::Duration::HOUR);
-        match import_jobs::start(&self.core.pool, credential_id, now, stale_before).await? {
+        let started = import_jobs::start(
+            &self.core.pool,
+            credential_id,
+            restore_deleted,
+            now,
+            stale_before,
+        )
+        .await?;
+        match started {
             Started::AlreadyRunning(job) => Ok(job),
             Started::New(job) => {
                 let run = Job {
@@ -59,6 +75,7 @@ impl Importer {
                     job_id: job.id,
                     credential_id: credential_id.to_owned(),
                     authority,
+                    restore_deleted: job.restore_deleted,
                 };
                 let span = tracing::info_span!(
                     "import.run",
@@ -79,6 +96,7 @@ struct Job {
     job_id: Uuid,
     credential_id: String,
     authority: Arc<dyn CertificateAuthority>,
+    restore_deleted: bool,
 }
 
 impl Job {
@@ -148,22 +166,89 @@ impl Job {
     }
 
     async fn import_page(&self, orders: Vec<OrderSummary>, progress: &mut Progress) {
+        progress.orders += u32::try_from(orders.len()).unwrap_or(u32::MAX);
+        let known = match upsert::read_known(&self.core, &self.credential_id, &orders).await {
+            Ok(known) => known,
+            Err(error) => {
+                progress.failed += u32::try_from(orders.len()).unwrap_or(u32::MAX);
+                tracing::warn!(
+                    import.id = %self.job_id, import.page_orders = orders.len(),
+                    error = %error_chain(&error),
+                    "reading the known orders of a page failed; counting its orders as failed"
+                );
+                return;
+            }
+        };
+        let mut planned = Vec::with_capacity(orders.len());
         for summary in orders {
-            progress.orders += 1;
             let tracking_id = summary.tracking_id;
-            match upsert::import_order(
-                &self.core,
+            match upsert::plan(
                 self.authority.as_ref(),
-                &self.credential_id,
+                &known,
                 summary,
+                self.restore_deleted,
             )
             .await
             {
-                Ok(upserted) => count(progress, upserted),
+                Ok(Some(order)) => planned.push(order),
+                Ok(None) => count(progress, Upserted::Skipped),
                 Err(error) => {
                     progress.failed += 1;
                     tracing::warn!(
                         import.id = %self.job_id, entrust.tracking_id = tracking_id.get(),
+                        error = %error_chain(&error), "importing an order failed; going on"
+                    );
+                }
+            }
+        }
+        match self.write_together(&planned).await {
+            Ok(outcomes) => {
+                for upserted in outcomes {
+                    count(progress, upserted);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(
+                    import.id = %self.job_id, import.page_orders = planned.len(),
+                    error = %error_chain(&error),
+                    "writing a page of orders in one transaction failed; writing them one by one"
+                );
+                self.write_one_by_one(&planned, progress).await;
+            }
+        }
+    }
+
+    /// Writes every planned order of a page in one transaction.
+    async fn write_together(&self, planned: &[Planned]) -> Result<Vec<Upserted>, OrderError> {
+        if planned.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.core.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(planned.len());
+        for order in planned {
+            outcomes.push(upsert::write(&self.core, &mut tx, &self.credential_id, order).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Writes each planned order in a transaction of its own, counting those that fail.
+    async fn write_one_by_one(&self, planned: &[Planned], progress: &mut Progress) {
+        for order in planned {
+            let written = async {
+                let mut tx = self.core.pool.begin().await?;
+                let upserted =
+                    upsert::write(&self.core, &mut tx, &self.credential_id, order).await?;
+                tx.commit().await?;
+                Ok::<_, OrderError>(upserted)
+            }
+            .await;
+            match written {
+                Ok(upserted) => count(progress, upserted),
+                Err(error) => {
+                    progress.failed += 1;
+                    tracing::warn!(
+                        import.id = %self.job_id, entrust.tracking_id = order.tracking_id(),
                         error = %error_chain(&error), "importing an order failed; going on"
                     );
                 }

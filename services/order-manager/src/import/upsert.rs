@@ -1,9 +1,19 @@
-//! Importing one listed Entrust order: insert it, or update the order Certitude has for the
-//! same (credential, tracking id), with the events of what changed, in one transaction.
+//! Importing listed Entrust orders: insert each, or update the order Certitude has for the same
+//! (credential, tracking id), with the events of what changed.
 //!
 //! An order in ISSUED, or SUSPENDED, EXPIRED or REVOKED with a certificate, brings that
 //! certificate in once: the order's detail is fetched, the certificate gets an id and
 //! `CertificateIssued` is emitted, unless the order already has a certificate.
+//!
+//! An order deleted from Certitude is skipped, unless the import restores deleted orders: then
+//! it comes back under its old id with its history, and `OrderImported` announces it again.
+//!
+//! A page is imported in two steps. [`read_known`] and [`plan`] decide what to write, and fetch
+//! certificates from Entrust, with no transaction open. [`write`] then writes one planned order
+//! inside the caller's transaction. Because it writes only through conditional statements, an
+//! order that another writer changed since it was read is skipped rather than overwritten.
+
+use std::collections::{HashMap, HashSet};
 
 use entrust::CertificateAuthority;
 use entrust::model::{IssuedCertificate, OrderSummary, TrackingId};
@@ -26,12 +36,12 @@ const ACTION: &str = "import";
 pub(super) enum Upserted {
     /// The order was new to Certitude.
     Inserted { issued: bool },
-    /// A known order changed state or received its certificate.
+    /// A known order changed state or received its certificate, or a deleted one came back.
     Updated { issued: bool },
     /// A known order needed no change.
     Unchanged,
-    /// The order is left alone: it has no tracking id, or Certitude placed it and it is still
-    /// being placed or failed.
+    /// The order is left alone: it has no tracking id, Certitude placed it and it is still
+    /// being placed or failed, or it was deleted and the import does not restore it.
     Skipped,
 }
 
@@ -45,30 +55,90 @@ impl Upserted {
     }
 }
 
-/// Imports `summary`, an order of `credential_id` that `authority` listed.
-pub(super) async fn import_order(
+/// The orders Certitude already has for one page of the listing.
+pub(super) struct Known {
+    /// Orders by tracking id, deleted ones included.
+    orders: HashMap<i64, OrderRow>,
+    /// Tracking markers carried by orders that are still being submitted.
+    awaiting_adoption: HashSet<String>,
+}
+
+/// Reads, in two statements, the orders of `credential_id` that the page `summaries` names.
+pub(super) async fn read_known(
     core: &Core,
-    authority: &dyn CertificateAuthority,
     credential_id: &str,
+    summaries: &[OrderSummary],
+) -> Result<Known, OrderError> {
+    let tracking_ids: Vec<i64> = summaries
+        .iter()
+        .map(|summary| i64::from(summary.tracking_id.get()))
+        .filter(|tracking_id| *tracking_id != 0)
+        .collect();
+    let markers: Vec<String> = summaries
+        .iter()
+        .filter_map(|summary| summary.tracking_marker.clone())
+        .collect();
+    let mut conn = core.pool.acquire().await?;
+    let orders = imported::find_by_tracking_ids(&mut conn, credential_id, &tracking_ids).await?;
+    let awaiting_adoption = imported::markers_awaiting_adoption(&mut conn, &markers).await?;
+    Ok(Known {
+        orders: orders
+            .into_iter()
+            .filter_map(|order| Some((order.tracking_id?, order)))
+            .collect(),
+        awaiting_adoption: awaiting_adoption.into_iter().collect(),
+    })
+}
+
+/// One listed order to write, with its certificate when it brings one in.
+pub(super) struct Planned {
     summary: OrderSummary,
-) -> Result<Upserted, OrderError> {
+    state: OrderState,
+    existing: Option<OrderRow>,
+    restoring: bool,
+    certificate: Option<IssuedCertificate>,
+}
+
+impl Planned {
+    /// Returns the order's Entrust tracking id.
+    pub fn tracking_id(&self) -> u32 {
+        self.summary.tracking_id.get()
+    }
+}
+
+/// Decides what importing `summary` writes, given what Certitude has (`known`), and fetches
+/// its certificate from `authority` when it brings one in. Returns `None` for an order the
+/// import skips. An order deleted from Certitude comes back only when `restore_deleted`.
+pub(super) async fn plan(
+    authority: &dyn CertificateAuthority,
+    known: &Known,
+    summary: OrderSummary,
+    restore_deleted: bool,
+) -> Result<Option<Planned>, OrderError> {
     // NOTE: records of certificates not ordered through Entrust all have tracking id 0, so
     // they have no key to upsert by and are not imported.
     if summary.tracking_id.get() == 0 {
-        return Ok(Upserted::Skipped);
+        return Ok(None);
     }
-    let tracking_id = i64::from(summary.tracking_id.get());
-    let existing = {
-        let mut conn = core.pool.acquire().await?;
-        if let Some(marker) = &summary.tracking_marker
-            && orders::marker_awaits_adoption(&mut conn, marker).await?
-        {
-            return Ok(Upserted::Skipped);
-        }
-        orders::find_by_tracking_id(&mut conn, credential_id, tracking_id).await?
-    };
-    if existing.as_ref().is_some_and(is_left_alone) {
-        return Ok(Upserted::Skipped);
+    if summary
+        .tracking_marker
+        .as_ref()
+        .is_some_and(|marker| known.awaiting_adoption.contains(marker))
+    {
+        return Ok(None);
+    }
+    let existing = known
+        .orders
+        .get(&i64::from(summary.tracking_id.get()))
+        .cloned();
+    let restoring = existing
+        .as_ref()
+        .is_some_and(|order| order.deleted_at.is_some());
+    if restoring && !restore_deleted {
+        return Ok(None);
+    }
+    if !restoring && existing.as_ref().is_some_and(is_left_alone) {
+        return Ok(None);
     }
 
     let state = OrderState::from_entrust(&summary.status);
@@ -82,10 +152,57 @@ pub(super) async fn import_order(
     } else {
         None
     };
+    Ok(Some(Planned {
+        summary,
+        state,
+        existing,
+        restoring,
+        certificate,
+    }))
+}
 
-    match existing {
-        None => insert(core, credential_id, &summary, state, certificate.as_ref()).await,
-        Some(order) => update(core, &order, &summary, state, certificate.as_ref()).await,
+/// Writes `planned`, an order of `credential_id`, inside the caller's transaction `conn`.
+pub(super) async fn write(
+    core: &Core,
+    conn: &mut PgConnection,
+    credential_id: &str,
+    planned: &Planned,
+) -> Result<Upserted, OrderError> {
+    let certificate = planned.certificate.as_ref();
+    match &planned.existing {
+        None => {
+            insert(
+                core,
+                conn,
+                credential_id,
+                &planned.summary,
+                planned.state,
+                certificate,
+            )
+            .await
+        }
+        Some(order) if planned.restoring => {
+            restore(
+                core,
+                conn,
+                order,
+                &planned.summary,
+                planned.state,
+                certificate,
+            )
+            .await
+        }
+        Some(order) => {
+            update(
+                core,
+                conn,
+                order,
+                &planned.summary,
+                planned.state,
+                certificate,
+            )
+            .await
+        }
     }
 }
 
@@ -122,6 +239,7 @@ async fn fetch_certificate(
 
 async fn insert(
     core: &Core,
+    tx: &mut PgConnection,
     credential_id: &str,
     summary: &OrderSummary,
     state: OrderState,
@@ -144,18 +262,17 @@ async fn insert(
         not_after: certificate
             .and_then(|c| c.expires_at)
             .or(summary.expires_at),
+        not_before: summary.issued_at,
         next_poll_at: (state == OrderState::Pending)
             .then(|| after(now, core.settings.poll_interval)),
     };
 
-    let mut tx = core.pool.begin().await?;
-    if !imported::insert_imported(&mut tx, &row, now).await? {
+    if !imported::insert_imported(&mut *tx, &row, now).await? {
         // Another writer recorded the tracking id meanwhile.
-        tx.rollback().await?;
         return Ok(Upserted::Skipped);
     }
     record(
-        &mut tx,
+        &mut *tx,
         row.id,
         None,
         state,
@@ -171,21 +288,23 @@ async fn insert(
         state,
         &entrust_status,
     );
-    core.outbox.enqueue(&mut tx, event).await?;
+    core.outbox.enqueue(&mut *tx, event).await?;
     if let (Some(certificate), Some(certificate_id)) = (certificate, row.certificate_id) {
         let entering = imported_certificate(&row, certificate_id, certificate);
         core.outbox
-            .enqueue(&mut tx, events::certificate_issued(&entering))
+            .enqueue(&mut *tx, events::certificate_issued(&entering))
             .await?;
     }
-    tx.commit().await?;
     Ok(Upserted::Inserted {
         issued: row.certificate_id.is_some(),
     })
 }
 
-async fn update(
+/// Brings back the deleted `order` with `OrderImported`, then updates it as [`update`] does
+/// (an order Certitude placed that is still being placed or failed keeps its state).
+async fn restore(
     core: &Core,
+    tx: &mut PgConnection,
     order: &OrderRow,
     summary: &OrderSummary,
     state: OrderState,
@@ -193,7 +312,82 @@ async fn update(
 ) -> Result<Upserted, OrderError> {
     let now = core.now();
     let entrust_status = summary.status.as_str().to_owned();
-    let mut tx = core.pool.begin().await?;
+    let next_poll_at = after(now, core.settings.poll_interval);
+    if !orders::restore(&mut *tx, order.id, next_poll_at, now).await? {
+        return Ok(Upserted::Skipped);
+    }
+    history::record(
+        &mut *tx,
+        HistoryEntry {
+            order_id: order.id,
+            at: now,
+            actor: ACTOR,
+            action: "restore",
+            from_status: Some(order.status),
+            to_status: Some(order.status),
+            outcome: "restored",
+            detail: Some(format!("Entrust status {entrust_status}")),
+        },
+    )
+    .await?;
+    let tracking_id = i64::from(summary.tracking_id.get());
+    let event = events::order_imported(
+        order.id,
+        &order.credential_id,
+        tracking_id,
+        order.status,
+        &entrust_status,
+    );
+    core.outbox.enqueue(&mut *tx, event).await?;
+    if is_left_alone(order) {
+        return Ok(Upserted::Updated { issued: false });
+    }
+    let issued = apply_update(core, tx, order, summary, state, certificate).await?;
+    Ok(Upserted::Updated {
+        issued: issued.is_some_and(|changed| changed.issued),
+    })
+}
+
+async fn update(
+    core: &Core,
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    summary: &OrderSummary,
+    state: OrderState,
+    certificate: Option<&IssuedCertificate>,
+) -> Result<Upserted, OrderError> {
+    // Nothing was written when another writer moved the order first.
+    let Some(changed) = apply_update(core, tx, order, summary, state, certificate).await? else {
+        return Ok(Upserted::Skipped);
+    };
+    Ok(if changed.moved || changed.issued {
+        Upserted::Updated {
+            issued: changed.issued,
+        }
+    } else {
+        Upserted::Unchanged
+    })
+}
+
+/// Changes that [`apply_update`] made.
+#[derive(Debug, Clone, Copy)]
+struct Changed {
+    moved: bool,
+    issued: bool,
+}
+
+/// Moves `order` to `state` and attaches `certificate`, with their events, inside the caller's
+/// transaction. Returns `None` when another writer moved the order first.
+async fn apply_update(
+    core: &Core,
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    summary: &OrderSummary,
+    state: OrderState,
+    certificate: Option<&IssuedCertificate>,
+) -> Result<Option<Changed>, OrderError> {
+    let now = core.now();
+    let entrust_status = summary.status.as_str().to_owned();
 
     let moved = if order.status != state {
         let change = StateChange {
@@ -204,13 +398,12 @@ async fn update(
             ..StateChange::default()
         };
         let Some(updated) =
-            orders::change_state(&mut tx, order.id, order.status, state, &change, now).await?
+            orders::change_state(&mut *tx, order.id, order.status, state, &change, now).await?
         else {
-            tx.rollback().await?;
-            return Ok(Upserted::Skipped);
+            return Ok(None);
         };
         record(
-            &mut tx,
+            &mut *tx,
             order.id,
             Some(order.status),
             state,
@@ -229,25 +422,20 @@ async fn update(
                 error: None,
             },
         );
-        core.outbox.enqueue(&mut tx, event).await?;
+        core.outbox.enqueue(&mut *tx, event).await?;
         true
     } else {
         if order.entrust_status.as_deref() != Some(entrust_status.as_str()) {
-            imported::set_entrust_status(&mut tx, order.id, &entrust_status, now).await?;
+            imported::set_entrust_status(&mut *tx, order.id, &entrust_status, now).await?;
         }
         false
     };
 
     let issued = match certificate {
-        Some(certificate) => attach(core, &mut tx, order, state, certificate, now).await?,
+        Some(certificate) => attach(core, &mut *tx, order, state, certificate, now).await?,
         None => false,
     };
-    tx.commit().await?;
-    Ok(if moved || issued {
-        Upserted::Updated { issued }
-    } else {
-        Upserted::Unchanged
-    })
+    Ok(Some(Changed { moved, issued }))
 }
 
 /// Gives `order`, now in `state`, the certificate and emits `CertificateIssued`, unless it has
@@ -285,6 +473,7 @@ async fn attach(
         serial_number,
         not_after: certificate.expires_at,
         order_status: state,
+        replaces: None,
     };
     core.outbox
         .enqueue(&mut *conn, events::certificate_issued(&entering))
@@ -310,6 +499,7 @@ fn imported_certificate<'a>(
         serial_number: row.serial_number.as_deref(),
         not_after: row.not_after,
         order_status: row.status,
+        replaces: None,
     }
 }
 

@@ -36,6 +36,7 @@ pub enum CertificateError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedCertificate {
     pub serial_number: SerialNumber,
+    pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
 }
 
@@ -50,7 +51,7 @@ pub fn csr_public_key(csr_pem: &str) -> Result<Vec<u8>, CertificateError> {
 }
 
 /// Checks that `certificate_pem` carries the public key `expected_spki` (DER) and returns its
-/// serial number and end of validity.
+/// serial number and validity.
 pub fn accept_certificate(
     certificate_pem: &str,
     expected_spki: &[u8],
@@ -72,8 +73,19 @@ pub fn accept_certificate(
     }
     Ok(AcceptedCertificate {
         serial_number: SerialNumber::from_be_bytes(certificate.raw_serial()),
+        not_before: certificate.validity().not_before.to_datetime(),
         not_after: certificate.validity().not_after.to_datetime(),
     })
+}
+
+/// Returns the start of validity of a certificate in PEM, whatever its key.
+pub fn certificate_not_before(certificate_pem: &str) -> Result<OffsetDateTime, CertificateError> {
+    const WHAT: &str = "certificate";
+    let (_, pem) = parse_x509_pem(certificate_pem.trim().as_bytes())
+        .map_err(|_| CertificateError::Pem { what: WHAT })?;
+    let (_, certificate) = X509Certificate::from_der(&pem.contents)
+        .map_err(|_| CertificateError::Der { what: WHAT })?;
+    Ok(certificate.validity().not_before.to_datetime())
 }
 
 /// Compares the algorithm, the curve of EC keys and the key bits. Parameters of other

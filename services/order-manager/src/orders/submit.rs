@@ -1,25 +1,28 @@
 //! Sending a stored order to Entrust and recording the response.
 //!
-//! `POST /certificates` is not idempotent, so the order row and its marker are committed before
-//! the call, and a response that leaves the outcome open never leads to a blind second call: the
-//! order stays SUBMITTING and the reconciler looks for it at Entrust by its marker first.
+//! A new order is `POST /certificates`; a renewal or reissue is a POST on the order it replaces,
+//! which creates a new Entrust order just the same. None of them is idempotent, so the order row
+//! and its marker are committed before the call, and a response that leaves the outcome open
+//! never leads to a blind second call: the order stays SUBMITTING and the reconciler looks for
+//! it at Entrust by its marker first.
 
 use std::time::Duration;
 
 use entrust::CertificateAuthority;
-use entrust::model::{NewOrder, Requester};
+use entrust::model::{NewOrder, OrderOutcome, Reissue, Renewal, Requester, TrackingId};
 use time::OffsetDateTime;
 
 use super::transition::{self, Observation, Step};
+use super::validity;
 use crate::core::{Core, after};
 use crate::error::OrderError;
 use crate::state::OrderState;
 use crate::store::history::{self, HistoryEntry};
-use crate::store::orders::{self, OrderRow, StateChange};
+use crate::store::orders::{self, OrderRow, Replacement, StateChange};
 
 /// Effect of a `place_order` error on the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
+pub(super) enum Verdict {
     /// Entrust refused it, or the credential cannot place orders: the order fails.
     Rejected,
     /// The request did not reach Entrust or was not processed: submit again later.
@@ -28,7 +31,7 @@ enum Verdict {
     Unknown,
 }
 
-fn verdict(error: &entrust::Error) -> Verdict {
+pub(super) fn verdict(error: &entrust::Error) -> Verdict {
     use entrust::Error;
     match error {
         Error::InvalidRequest { .. }
@@ -42,7 +45,8 @@ fn verdict(error: &entrust::Error) -> Verdict {
     }
 }
 
-/// Builds the Entrust order of `order`, expiring `validity_days` after `now`'s date.
+/// Builds the Entrust order of `order`, expiring its validity in days after the order date
+/// (see [`validity::expiry_date`]).
 pub(crate) fn new_order(
     order: &OrderRow,
     now: OffsetDateTime,
@@ -50,14 +54,15 @@ pub(crate) fn new_order(
 ) -> NewOrder {
     let validity_days = order
         .validity_days
-        .map_or(i64::from(default_validity_days), i64::from);
+        .and_then(|days| u32::try_from(days).ok())
+        .unwrap_or(default_validity_days);
     NewOrder {
         product: order.product.clone(),
         csr_pem: order.csr_pem.clone().unwrap_or_default(),
         dns_names: order.dns_names.clone(),
         client_id: order.client_id.and_then(|id| u32::try_from(id).ok()),
         organization: order.organization.clone(),
-        expires_on: (now + time::Duration::days(validity_days)).date(),
+        expires_on: validity::expiry_date(now, validity_days),
         lifetime: None,
         eku: None,
         tracking_marker: order.submission_marker.clone(),
@@ -79,12 +84,15 @@ pub(crate) async fn submit(
     step: Step<'_>,
 ) -> Result<OrderRow, OrderError> {
     let request = new_order(order, core.now(), core.settings.default_validity_days);
+    let replaced = replaced_order(core, order).await?;
     tracing::info!(
-        order.id = %order.id, credential.id = %order.credential_id,
-        order.attempt = order.submit_attempts, "submitting order to Entrust"
+        order.id = %order.id, credential.id = %order.entrust_credential_id(),
+        order.attempt = order.submit_attempts,
+        order.replacement = replaced.map(|(replacement, _)| replacement.as_str()),
+        "submitting order to Entrust"
     );
 
-    let error = match authority.place_order(&request).await {
+    let error = match send(authority, &request, replaced).await {
         Ok(outcome) => match Observation::from_outcome(outcome) {
             Some(observation) => return transition::apply(core, order, observation, step).await,
             None => {
@@ -118,6 +126,59 @@ pub(crate) async fn submit(
             );
             let wait = core.settings.poll_interval;
             park(core, order, true, &error.to_string(), wait, step).await
+        }
+    }
+}
+
+/// Returns how `order` replaces an earlier order, with that order's Entrust tracking id.
+async fn replaced_order(
+    core: &Core,
+    order: &OrderRow,
+) -> Result<Option<(Replacement, TrackingId)>, OrderError> {
+    let Some(replacement) = order.replacement() else {
+        return Ok(None);
+    };
+    let previous_id = replacement.previous_order_id();
+    let tracking_id = orders::get(&core.pool, previous_id)
+        .await?
+        .and_then(|previous| previous.tracking_id)
+        .and_then(|id| u32::try_from(id).ok())
+        .ok_or_else(|| OrderError::NotFound {
+            kind: "Entrust tracking id of replaced order",
+            id: previous_id.to_string(),
+        })?;
+    Ok(Some((replacement, TrackingId::new(tracking_id))))
+}
+
+/// Sends `request` as a new order, or as the renewal or reissue of the order `replaced` names.
+/// A renewal and a reissue send the same CSR, names and marker as a new order would; a
+/// renewal also sends the new expiry, while a reissue keeps the replaced order's expiry.
+async fn send(
+    authority: &dyn CertificateAuthority,
+    request: &NewOrder,
+    replaced: Option<(Replacement, TrackingId)>,
+) -> Result<OrderOutcome, entrust::Error> {
+    let csr_pem = Some(request.csr_pem.clone()).filter(|csr| !csr.is_empty());
+    match replaced {
+        None => authority.place_order(request).await,
+        Some((Replacement::Renewal(_), tracking_id)) => {
+            let renewal = Renewal {
+                csr_pem,
+                dns_names: request.dns_names.clone(),
+                expires_on: Some(request.expires_on),
+                tracking_marker: request.tracking_marker.clone(),
+                ..Renewal::default()
+            };
+            authority.renew(tracking_id, &renewal).await
+        }
+        Some((Replacement::Reissue(_), tracking_id)) => {
+            let reissue = Reissue {
+                csr_pem,
+                dns_names: request.dns_names.clone(),
+                tracking_marker: request.tracking_marker.clone(),
+                ..Reissue::default()
+            };
+            authority.reissue(tracking_id, &reissue).await
         }
     }
 }

@@ -9,6 +9,7 @@ use entrust::model::{IssuedCertificate, OrderDetail, OrderOutcome, TrackingId};
 use uuid::Uuid;
 
 use super::certificate::accept_certificate;
+use super::supersede::supersede_previous;
 use crate::core::{Core, after};
 use crate::error::OrderError;
 use crate::events::{self, EnteringCertificate, StatusChange};
@@ -31,7 +32,8 @@ pub(crate) enum Observation {
         /// `None` when the response did not say (a placed order's response carries no status).
         entrust_status: Option<String>,
     },
-    /// The order reached a state without a certificate to take in.
+    /// The order reached a state without a certificate to take in, or went back to ISSUED
+    /// with the certificate Certitude already holds (unsuspended at Entrust).
     Settled {
         tracking_id: TrackingId,
         entrust_status: String,
@@ -95,7 +97,8 @@ pub(crate) struct Step<'a> {
 
 /// Applies `observation` to `order` and returns the order as it is now. Emits `OrderCreated`
 /// when the order leaves SUBMITTING, `OrderStatusChanged` for later moves, and
-/// `CertificateIssued` when its certificate is accepted.
+/// `CertificateIssued` when its certificate is accepted. A renewal or reissue that Entrust
+/// accepted also moves the order it replaces to SUPERSEDED.
 pub(crate) async fn apply(
     core: &Core,
     order: &OrderRow,
@@ -152,11 +155,13 @@ async fn issue(
         .as_ref()
         .map(|s| s.as_str().to_owned());
     let mut not_after = certificate.expires_at;
+    let mut not_before = None;
 
     if let Some(spki) = &order.public_key_spki {
         match accept_certificate(&certificate.certificate_pem, spki) {
             Ok(accepted) => {
                 serial_number = Some(accepted.serial_number.as_str().to_owned());
+                not_before = Some(accepted.not_before);
                 not_after = Some(accepted.not_after);
             }
             Err(error) => {
@@ -182,6 +187,7 @@ async fn issue(
         certificate_id: Some(certificate_id),
         serial_number: serial_number.clone(),
         not_after,
+        not_before,
         ..StateChange::default()
     };
     let entering = EnteringCertificate::issued_for(
@@ -260,6 +266,10 @@ async fn move_to(
         core.outbox
             .enqueue(&mut tx, events::certificate_issued(certificate))
             .await?;
+    }
+    let accepted_by_entrust = matches!(to, OrderState::Pending | OrderState::Issued);
+    if order.status == OrderState::Submitting && accepted_by_entrust {
+        supersede_previous(core, &mut tx, &updated, step, now).await?;
     }
     tx.commit().await?;
 

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use certitude_proto::inventory::v1::KeyAlgorithm;
 use certitude_proto::order::v1::CreateOrderRequest;
 
+use super::supplied_csr::{self, SuppliedCsr};
 use crate::error::OrderError;
 use crate::sources::{KeyRequest, key_algorithm_name, parse_key_algorithm};
 
@@ -23,6 +24,7 @@ const MAX_VALIDITY_DAYS: u32 = 3650;
 /// A CreateOrder request that passed the checks, with names normalized to lower case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidOrderRequest {
+    /// Empty only for a validate-only request that sent none.
     pub idempotency_key: String,
     pub credential_id: String,
     /// Product code in upper case, such as `STANDARD_SSL`.
@@ -32,11 +34,16 @@ pub struct ValidOrderRequest {
     pub dns_names: Vec<String>,
     pub organization: Option<String>,
     pub client_id: Option<i32>,
+    /// The supplied CSR's algorithm when there is one.
     pub key_algorithm: KeyAlgorithm,
     pub validity_days: u32,
     pub queue_for_approval: bool,
     /// Name of the requester, recorded in the history.
     pub actor: String,
+    /// The requester's own CSR, ordered with instead of a key from the key source.
+    pub supplied_csr: Option<SuppliedCsr>,
+    /// Only ask Entrust to validate the order; nothing is stored.
+    pub validate_only: bool,
 }
 
 impl ValidOrderRequest {
@@ -58,18 +65,32 @@ impl ValidOrderRequest {
 }
 
 /// Checks `request`; `default_validity_days` applies when it names no validity.
+///
+/// A supplied CSR (`csr_pem`) is parsed and checked first, because the names the request leaves
+/// empty come from it.
 pub fn validate(
     request: CreateOrderRequest,
     default_validity_days: u32,
 ) -> Result<ValidOrderRequest, OrderError> {
-    let idempotency_key = idempotency_key(&request.idempotency_key)?;
+    let validate_only = request.validate_only;
+    let idempotency_key = if validate_only && request.idempotency_key.trim().is_empty() {
+        String::new()
+    } else {
+        idempotency_key(&request.idempotency_key)?
+    };
     let credential_id = required("credential_id", &request.credential_id)?;
     let product = product(&request.product)?;
-    let common_name = common_name(&request.common_name)?;
-    let dns_names = dns_names(&common_name, &request.dns_names)?;
+    let supplied_csr = match request.csr_pem.trim() {
+        "" => None,
+        text => Some(supplied_csr::parse(text)?),
+    };
+    let (common_name, dns_names) = names(&request, supplied_csr.as_ref())?;
     let organization = organization(&request.organization)?;
     let client_id = client_id(request.client_id)?;
-    let key_algorithm = key_algorithm(&request.key_algorithm)?;
+    let key_algorithm = match &supplied_csr {
+        Some(csr) => csr_key_algorithm(&request.key_algorithm, csr)?,
+        None => key_algorithm(&request.key_algorithm)?,
+    };
     let validity_days = validity_days(request.validity_days, default_validity_days)?;
     let actor = match request.actor.trim() {
         "" => "api".to_owned(),
@@ -88,7 +109,67 @@ pub fn validate(
         validity_days,
         queue_for_approval: request.queue_for_approval,
         actor,
+        supplied_csr,
+        validate_only,
     })
+}
+
+/// Returns the order's common name and every DNS name. With a supplied CSR, an empty
+/// `common_name` or `dns_names` is taken from the CSR, and the CSR may name nothing else.
+fn names(
+    request: &CreateOrderRequest,
+    csr: Option<&SuppliedCsr>,
+) -> Result<(String, Vec<String>), OrderError> {
+    let Some(csr) = csr else {
+        let common_name = common_name(&request.common_name)?;
+        let dns_names = dns_names(&common_name, &request.dns_names)?;
+        return Ok((common_name, dns_names));
+    };
+
+    let common_name = match (request.common_name.trim(), csr.default_common_name()) {
+        ("", Some(from_csr)) => common_name(from_csr)?,
+        ("", None) => {
+            return Err(OrderError::invalid(
+                "common_name",
+                "is empty and the CSR names no host; set common_name, or create the CSR with a \
+                 common name or DNS names",
+            ));
+        }
+        (given, _) => common_name(given)?,
+    };
+    let dns_names = if request.dns_names.is_empty() {
+        dns_names(&common_name, &csr.dns_names).map_err(|error| match error {
+            OrderError::InvalidArgument { reason, .. } => OrderError::invalid(
+                "csr_pem",
+                format!("the CSR's subject alternative names: {reason}"),
+            ),
+            other => other,
+        })?
+    } else {
+        dns_names(&common_name, &request.dns_names)?
+    };
+    csr.check_names(&common_name, &dns_names)?;
+    Ok((common_name, dns_names))
+}
+
+/// Returns the supplied CSR's key algorithm after checking that `value` is empty or names it.
+fn csr_key_algorithm(value: &str, csr: &SuppliedCsr) -> Result<KeyAlgorithm, OrderError> {
+    if value.trim().is_empty() {
+        return Ok(csr.key_algorithm);
+    }
+    let requested = key_algorithm(value)?;
+    if requested != csr.key_algorithm {
+        let from_csr = key_algorithm_name(csr.key_algorithm);
+        return Err(OrderError::invalid(
+            "key_algorithm",
+            format!(
+                "is {} but the CSR's key is {from_csr}; leave key_algorithm empty or set it to \
+                 {from_csr}",
+                key_algorithm_name(requested)
+            ),
+        ));
+    }
+    Ok(requested)
 }
 
 fn required(field: &'static str, value: &str) -> Result<String, OrderError> {
@@ -99,7 +180,7 @@ fn required(field: &'static str, value: &str) -> Result<String, OrderError> {
     Ok(trimmed.to_owned())
 }
 
-fn idempotency_key(value: &str) -> Result<String, OrderError> {
+pub(crate) fn idempotency_key(value: &str) -> Result<String, OrderError> {
     const FIELD: &str = "idempotency_key";
     if value.trim().is_empty() {
         return Err(OrderError::invalid(
@@ -186,7 +267,7 @@ fn too_many_dns_names(count: usize) -> OrderError {
 
 /// Checks a DNS name: labels of letters, digits and hyphens, not starting or ending with a
 /// hyphen, at least two labels, and an optional leading `*.` wildcard label.
-fn check_dns_name(name: &str) -> Result<(), String> {
+pub(super) fn check_dns_name(name: &str) -> Result<(), String> {
     let base = name.strip_prefix("*.").unwrap_or(name);
     let labels: Vec<&str> = base.split('.').collect();
     let labels_valid = labels.iter().all(|label| {
@@ -231,7 +312,7 @@ fn client_id(value: i32) -> Result<Option<i32>, OrderError> {
     }
 }
 
-fn key_algorithm(value: &str) -> Result<KeyAlgorithm, OrderError> {
+pub(crate) fn key_algorithm(value: &str) -> Result<KeyAlgorithm, OrderError> {
     parse_key_algorithm(value).ok_or_else(|| {
         OrderError::invalid(
             "key_algorithm",
@@ -243,7 +324,7 @@ fn key_algorithm(value: &str) -> Result<KeyAlgorithm, OrderError> {
     })
 }
 
-fn validity_days(value: u32, default: u32) -> Result<u32, OrderError> {
+pub(crate) fn validity_days(value: u32, default: u32) -> Result<u32, OrderError> {
     match value {
         0 => Ok(default),
         days if days <= MAX_VALIDITY_DAYS => Ok(days),
@@ -256,7 +337,23 @@ fn validity_days(value: u32, default: u32) -> Result<u32, OrderError> {
 
 #[cfg(test)]
 mod tests {
+    use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
+
     use super::*;
+
+    /// Returns a CSR for `names` (the first is the common name) with a new P-256 key.
+    fn csr_pem(names: &[&str]) -> String {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("a key");
+        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+        let mut params = CertificateParams::new(names.clone()).expect("valid names");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, names[0].clone());
+        params
+            .serialize_request(&key)
+            .and_then(|request| request.pem())
+            .expect("the CSR serializes")
+    }
 
     fn request() -> CreateOrderRequest {
         CreateOrderRequest {
@@ -489,5 +586,80 @@ mod tests {
         .expect_err("a space is not allowed");
 
         assert_eq!(field_of(error), "product");
+    }
+
+    #[test]
+    fn csr_fills_empty_names_and_algorithm() {
+        let valid = validate(
+            CreateOrderRequest {
+                common_name: String::new(),
+                dns_names: Vec::new(),
+                key_algorithm: String::new(),
+                csr_pem: csr_pem(&["shop.example.com", "example.com"]),
+                ..request()
+            },
+            365,
+        )
+        .expect("the CSR supplies the names");
+
+        assert_eq!(valid.common_name, "shop.example.com");
+        assert_eq!(valid.dns_names, ["shop.example.com", "example.com"]);
+        assert_eq!(valid.key_algorithm, KeyAlgorithm::EcdsaP256);
+        assert!(valid.supplied_csr.is_some());
+    }
+
+    #[test]
+    fn csr_name_missing_from_order_is_rejected() {
+        let error = validate(
+            CreateOrderRequest {
+                common_name: String::new(),
+                csr_pem: csr_pem(&["www.example.com", "x.example.com"]),
+                ..request()
+            },
+            365,
+        )
+        .expect_err("x.example.com is not in dns_names");
+
+        assert!(
+            error
+                .to_string()
+                .starts_with("csr_pem: the CSR names x.example.com, which the order does not;"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn key_algorithm_other_than_the_csr_is_rejected() {
+        let error = validate(
+            CreateOrderRequest {
+                key_algorithm: "RSA_2048".into(),
+                csr_pem: csr_pem(&["www.example.com"]),
+                ..request()
+            },
+            365,
+        )
+        .expect_err("the CSR has a P-256 key");
+
+        assert_eq!(
+            error.to_string(),
+            "key_algorithm: is RSA_2048 but the CSR's key is ECDSA_P256; leave key_algorithm \
+             empty or set it to ECDSA_P256"
+        );
+    }
+
+    #[test]
+    fn validate_only_needs_no_idempotency_key() {
+        let valid = validate(
+            CreateOrderRequest {
+                idempotency_key: String::new(),
+                validate_only: true,
+                ..request()
+            },
+            365,
+        )
+        .expect("a validation places nothing to repeat");
+
+        assert!(valid.validate_only);
+        assert_eq!(valid.idempotency_key, "");
     }
 }

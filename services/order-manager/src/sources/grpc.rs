@@ -1,5 +1,5 @@
 //! The gRPC implementations of the sources: credential-sync's `ResolveCredential` and
-//! inventory's `GenerateKey`.
+//! `ReportPermissionDenied`, and inventory's `GenerateKey`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use certitude_platform::grpc::{TracedChannel, traced};
 use certitude_proto::credential::v1::credential_service_client::CredentialServiceClient;
-use certitude_proto::credential::v1::{ResolveCredentialRequest, ResolvedCredential};
+use certitude_proto::credential::v1::{
+    Credential, GetOrderingCatalogRequest, OrderingCatalog, ReportPermissionDeniedRequest,
+    ResolveCredentialRequest, ResolvedCredential,
+};
 use certitude_proto::inventory::v1::GenerateKeyRequest;
 use certitude_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
 use entrust::{CertificateAuthority, ClientIdentity, EntrustClient, EntrustConfig, SecretString};
@@ -17,7 +20,10 @@ use tokio::time::Instant;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use super::{CredentialSource, GeneratedKey, KeyRequest, KeySource, SourceError};
+use super::{
+    AdministratorRight, CredentialSource, GeneratedKey, KeyRequest, KeySource, ResolvedAuthority,
+    SourceError,
+};
 
 const CREDENTIAL_SYNC: &str = "credential-sync";
 const INVENTORY: &str = "inventory";
@@ -37,7 +43,7 @@ pub struct GrpcCredentialSource {
 
 #[derive(Debug)]
 struct CachedAuthority {
-    authority: Arc<dyn CertificateAuthority>,
+    resolved: ResolvedAuthority,
     fetched_at: Instant,
 }
 
@@ -55,21 +61,16 @@ impl GrpcCredentialSource {
         }
     }
 
-    fn cached(&self, credential_id: &str) -> Option<Arc<dyn CertificateAuthority>> {
+    fn cached(&self, credential_id: &str) -> Option<ResolvedAuthority> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache
             .get(credential_id)
             .filter(|entry| entry.fetched_at.elapsed() < self.cache_ttl)
-            .map(|entry| Arc::clone(&entry.authority))
+            .map(|entry| entry.resolved.clone())
     }
 
-    /// Caches `authority` unless a credential was forgotten since `forgotten` was read.
-    fn remember(
-        &self,
-        credential_id: &str,
-        authority: Arc<dyn CertificateAuthority>,
-        forgotten: u64,
-    ) {
+    /// Caches `resolved` unless a credential was forgotten since `forgotten` was read.
+    fn remember(&self, credential_id: &str, resolved: ResolvedAuthority, forgotten: u64) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if self.forgotten.load(Ordering::SeqCst) != forgotten {
             return;
@@ -77,7 +78,7 @@ impl GrpcCredentialSource {
         cache.insert(
             credential_id.to_owned(),
             CachedAuthority {
-                authority,
+                resolved,
                 fetched_at: Instant::now(),
             },
         );
@@ -104,21 +105,80 @@ impl CredentialSource for GrpcCredentialSource {
         &self,
         credential_id: &str,
     ) -> Result<Arc<dyn CertificateAuthority>, SourceError> {
-        if let Some(authority) = self.cached(credential_id) {
-            return Ok(authority);
+        Ok(CredentialSource::resolve(self, credential_id)
+            .await?
+            .authority)
+    }
+
+    async fn resolve(&self, credential_id: &str) -> Result<ResolvedAuthority, SourceError> {
+        if let Some(resolved) = self.cached(credential_id) {
+            return Ok(resolved);
         }
         let forgotten = self.forgotten.load(Ordering::SeqCst);
-        let resolved = self.resolve(credential_id).await?;
-        let client = entrust_client(credential_id, resolved, self.entrust_timeout)?;
-        let authority: Arc<dyn CertificateAuthority> = Arc::new(client);
-        self.remember(credential_id, Arc::clone(&authority), forgotten);
-        Ok(authority)
+        let credential = GrpcCredentialSource::resolve(self, credential_id).await?;
+        let administrator = credential
+            .credential
+            .as_ref()
+            .map(administrator_right)
+            .unwrap_or_default();
+        let client = entrust_client(credential_id, credential, self.entrust_timeout)?;
+        let resolved = ResolvedAuthority {
+            authority: Arc::new(client),
+            administrator,
+        };
+        self.remember(credential_id, resolved.clone(), forgotten);
+        Ok(resolved)
+    }
+
+    async fn report_permission_denied(
+        &self,
+        credential_id: &str,
+        action: &str,
+    ) -> Result<(), SourceError> {
+        let request = ReportPermissionDeniedRequest {
+            credential_id: credential_id.to_owned(),
+            action: action.chars().take(200).collect(),
+        };
+        let result = self.client.clone().report_permission_denied(request).await;
+        // The cached copy still reads the old flags; the next call resolves it again.
+        self.forget(credential_id);
+        match result {
+            Ok(_) => Ok(()),
+            Err(status) if status.code() == Code::NotFound => {
+                Err(SourceError::CredentialNotFound(credential_id.to_owned()))
+            }
+            Err(status) => Err(classify(CREDENTIAL_SYNC, status)),
+        }
+    }
+
+    async fn ordering_catalog(
+        &self,
+        request: GetOrderingCatalogRequest,
+    ) -> Result<OrderingCatalog, SourceError> {
+        let credential_id = request.credential_id.clone();
+        match self.client.clone().get_ordering_catalog(request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) if status.code() == Code::NotFound => {
+                Err(SourceError::CredentialNotFound(credential_id))
+            }
+            Err(status) => Err(classify(CREDENTIAL_SYNC, status)),
+        }
     }
 
     fn forget(&self, credential_id: &str) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         self.forgotten.fetch_add(1, Ordering::SeqCst);
         cache.remove(credential_id);
+    }
+}
+
+/// Reads the administrator flags of a credential as credential-sync lists it.
+fn administrator_right(credential: &Credential) -> AdministratorRight {
+    AdministratorRight {
+        is_administrator: credential.is_administrator,
+        lacks_administrator_right: credential.lacks_administrator_right,
+        missing_since: credential.administrator_right_missing_since.clone(),
+        denied_action: credential.denied_administrator_action.clone(),
     }
 }
 

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use certitude_proto::credential::v1::{GetOrderingCatalogRequest, OrderingCatalog};
 use certitude_proto::inventory::v1::KeyAlgorithm;
 use entrust::CertificateAuthority;
 
@@ -25,6 +26,48 @@ pub trait CredentialSource: Send + Sync + fmt::Debug {
         credential_id: &str,
     ) -> Result<Arc<dyn CertificateAuthority>, SourceError>;
 
+    /// Returns the authority for `credential_id` with what the credential store records about
+    /// its administrator rights. The default resolves [`authority`] and reports no
+    /// administrator right, so a source that keeps no such record never allows administrator
+    /// operations.
+    ///
+    /// [`authority`]: CredentialSource::authority
+    async fn resolve(&self, credential_id: &str) -> Result<ResolvedAuthority, SourceError> {
+        Ok(ResolvedAuthority {
+            authority: self.authority(credential_id).await?,
+            administrator: AdministratorRight::default(),
+        })
+    }
+
+    /// Records in the credential store that Entrust rejected `action` (such as "approve order
+    /// 12345") with HTTP 403, so the credential reads as lacking administrator rights. The
+    /// default does nothing, for sources without a store.
+    async fn report_permission_denied(
+        &self,
+        credential_id: &str,
+        action: &str,
+    ) -> Result<(), SourceError> {
+        let _ = (credential_id, action);
+        Ok(())
+    }
+
+    /// Returns the synced catalog entries of the credential's account that bear on an order:
+    /// the domains covering its names, its organization, and its product with the FLEX pool.
+    /// The default fails, so that a source without a catalog never lets an unchecked order
+    /// through.
+    async fn ordering_catalog(
+        &self,
+        request: GetOrderingCatalogRequest,
+    ) -> Result<OrderingCatalog, SourceError> {
+        Err(SourceError::Rejected {
+            service: "credential source",
+            message: format!(
+                "no catalog is available for credential {}, so new orders cannot be checked",
+                request.credential_id
+            ),
+        })
+    }
+
     /// Drops what this source cached for `credential_id`, so the next [`authority`] call
     /// resolves the credential again. Called when the credential was updated or removed; a
     /// source without a cache keeps the default, which does nothing.
@@ -32,6 +75,34 @@ pub trait CredentialSource: Send + Sync + fmt::Debug {
     /// [`authority`]: CredentialSource::authority
     fn forget(&self, credential_id: &str) {
         let _ = credential_id;
+    }
+}
+
+/// A resolved credential: the authority it reaches and its administrator rights.
+#[derive(Debug, Clone)]
+pub struct ResolvedAuthority {
+    pub authority: Arc<dyn CertificateAuthority>,
+    pub administrator: AdministratorRight,
+}
+
+/// What the credential store records about a credential's administrator rights.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdministratorRight {
+    /// The credential's Entrust user is marked as an administrator.
+    pub is_administrator: bool,
+    /// Entrust rejected an administrator action with the credential (HTTP 403) since
+    /// `is_administrator` was last set.
+    pub lacks_administrator_right: bool,
+    /// When Entrust first rejected one (RFC 3339) and the rejected action; empty unless
+    /// `lacks_administrator_right`.
+    pub missing_since: String,
+    pub denied_action: String,
+}
+
+impl AdministratorRight {
+    /// Tells whether the credential may be used for administrator operations.
+    pub fn usable(&self) -> bool {
+        self.is_administrator && !self.lacks_administrator_right
     }
 }
 

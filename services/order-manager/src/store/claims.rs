@@ -1,5 +1,5 @@
-//! The poller's claims on `orders`: taking due orders with a lease, and handing them back with
-//! their next check scheduled.
+//! Claims on `orders`: the poller takes due orders with a lease and hands them back with their
+//! next check scheduled; an administrator operation takes one order for its Entrust call.
 
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -23,6 +23,7 @@ pub async fn claim_due(
              SELECT id FROM orders
              WHERE status IN ('SUBMITTING', 'PENDING')
                AND next_poll_at <= $2
+               AND deleted_at IS NULL
                AND (claimed_until IS NULL OR claimed_until < $2)
              ORDER BY next_poll_at
              LIMIT $3
@@ -63,5 +64,46 @@ pub async fn release_until(
     .bind(now)
     .execute(pool)
     .await?;
+    Ok(())
+}
+
+/// Claims the order `id` for one administrator operation until `claimed_until`, when it is
+/// still in `expected`, not deleted and not claimed by another replica or request at `now`.
+/// Returns the claimed row, or `None`. The claim commits at once; a state change through
+/// [`super::orders::change_state`] or [`release`] ends it.
+pub async fn claim_for_action(
+    pool: &PgPool,
+    id: Uuid,
+    expected: OrderState,
+    now: OffsetDateTime,
+    claimed_until: OffsetDateTime,
+) -> Result<Option<OrderRow>, sqlx::Error> {
+    let statement = format!(
+        "UPDATE orders SET claimed_until = $4
+         WHERE id = $1 AND status = $2 AND deleted_at IS NULL
+           AND (claimed_until IS NULL OR claimed_until < $3)
+         RETURNING {COLUMNS}"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(statement))
+        .bind(id)
+        .bind(expected.as_str())
+        .bind(now)
+        .bind(claimed_until)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Ends a claim of [`claim_for_action`] that lasts until `claimed_until`, without changing
+/// the order. A claim that ended meanwhile, and any later claim, stay as they are.
+pub async fn release(
+    pool: &PgPool,
+    id: Uuid,
+    claimed_until: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orders SET claimed_until = NULL WHERE id = $1 AND claimed_until = $2")
+        .bind(id)
+        .bind(claimed_until)
+        .execute(pool)
+        .await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `order_history`: one row per step of an order, written in the transaction of the step.
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -13,7 +13,8 @@ pub struct HistoryEntry<'a> {
     pub at: OffsetDateTime,
     /// The caller's name for requests; `poller`, `reconciler` or `import` for tasks.
     pub actor: &'a str,
-    /// Kind of step, such as `create`, `submit`, `poll`, `reconcile` or `import`.
+    /// Kind of step, such as `create`, `submit`, `poll`, `reconcile`, `import`, `approve`,
+    /// `renew` or `delete`.
     pub action: &'a str,
     pub from_status: Option<OrderState>,
     pub to_status: Option<OrderState>,
@@ -40,4 +41,27 @@ pub async fn record(conn: &mut PgConnection, entry: HistoryEntry<'_>) -> Result<
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// One stored step of an order, as [`list`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// Returns every step of the order `order_id`, oldest first.
+pub async fn list(pool: &PgPool, order_id: Uuid) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT at, actor, action, from_status, to_status, outcome, detail
+         FROM order_history WHERE order_id = $1 ORDER BY at, id",
+    )
+    .bind(order_id)
+    .fetch_all(pool)
+    .await
 }

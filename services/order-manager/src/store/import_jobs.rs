@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, credential_id, state, pages, orders, imported, updated, issued, \
-    skipped, failed, error, started_at, heartbeat_at, finished_at";
+    skipped, failed, error, started_at, heartbeat_at, finished_at, restore_deleted";
 
 /// State of a job that walked every page.
 pub const SUCCEEDED: &str = "succeeded";
@@ -29,6 +29,8 @@ pub struct ImportJobRow {
     pub started_at: OffsetDateTime,
     pub heartbeat_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
+    /// Whether the job brings back orders deleted from Certitude.
+    pub restore_deleted: bool,
 }
 
 /// Counters of a job, written with each batch.
@@ -52,13 +54,15 @@ pub enum Started {
     AlreadyRunning(ImportJobRow),
 }
 
-/// Starts a job for `credential_id` at `now`, or returns the one already running for it.
+/// Starts a job for `credential_id` at `now`, or returns the one already running for it (with
+/// its own `restore_deleted`).
 ///
 /// A running job whose heartbeat is older than `stale_before` was abandoned by a replica that
 /// stopped. It is marked failed first, so that it does not block imports forever.
 pub async fn start(
     pool: &PgPool,
     credential_id: &str,
+    restore_deleted: bool,
     now: OffsetDateTime,
     stale_before: OffsetDateTime,
 ) -> Result<Started, sqlx::Error> {
@@ -76,8 +80,9 @@ pub async fn start(
     .await?;
 
     let insert = format!(
-        "INSERT INTO import_jobs (id, credential_id, state, started_at, heartbeat_at)
-         VALUES ($1, $2, 'running', $3, $3)
+        "INSERT INTO import_jobs (id, credential_id, state, started_at, heartbeat_at,
+             restore_deleted)
+         VALUES ($1, $2, 'running', $3, $3, $4)
          ON CONFLICT (credential_id) WHERE state = 'running' DO NOTHING
          RETURNING {COLUMNS}"
     );
@@ -85,6 +90,7 @@ pub async fn start(
         .bind(Uuid::now_v7())
         .bind(credential_id)
         .bind(now)
+        .bind(restore_deleted)
         .fetch_optional(&mut *tx)
         .await?;
     let started = match inserted {

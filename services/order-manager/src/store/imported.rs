@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::orders::{COLUMNS, OrderRow};
 use crate::state::OrderState;
 
 /// An order found by an import, to insert.
@@ -22,8 +23,40 @@ pub struct ImportedOrderRow {
     pub certificate_id: Option<Uuid>,
     pub serial_number: Option<String>,
     pub not_after: Option<OffsetDateTime>,
+    /// When Entrust issued the certificate, as listed.
+    pub not_before: Option<OffsetDateTime>,
     /// First check by the poller, for an order not yet issued.
     pub next_poll_at: Option<OffsetDateTime>,
+}
+
+/// Returns the orders of `credential_id` with one of `tracking_ids`, deleted ones included.
+pub async fn find_by_tracking_ids(
+    conn: &mut PgConnection,
+    credential_id: &str,
+    tracking_ids: &[i64],
+) -> Result<Vec<OrderRow>, sqlx::Error> {
+    let statement =
+        format!("SELECT {COLUMNS} FROM orders WHERE credential_id = $1 AND tracking_id = ANY($2)");
+    sqlx::query_as(sqlx::AssertSqlSafe(statement))
+        .bind(credential_id)
+        .bind(tracking_ids)
+        .fetch_all(conn)
+        .await
+}
+
+/// Returns those of `markers` that an order still being submitted carries: such an order is
+/// the reconciler's to adopt, not an import's to add.
+pub async fn markers_awaiting_adoption(
+    conn: &mut PgConnection,
+    markers: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT submission_marker FROM orders
+         WHERE submission_marker = ANY($1) AND tracking_id IS NULL",
+    )
+    .bind(markers)
+    .fetch_all(conn)
+    .await
 }
 
 /// Inserts an imported order. Returns `false`, inserting nothing, when the credential already
@@ -36,8 +69,9 @@ pub async fn insert_imported(
     let inserted = sqlx::query(
         "INSERT INTO orders (id, credential_id, tracking_id, product, common_name, dns_names,
              organization, status, entrust_status, certificate_id, serial_number, not_after,
-             source, next_poll_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'imported', $13, $14, $14)
+             source, next_poll_at, created_at, updated_at, not_before)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'imported', $13, $14, $14,
+             $15)
          ON CONFLICT (credential_id, tracking_id) DO NOTHING",
     )
     .bind(order.id)
@@ -54,6 +88,7 @@ pub async fn insert_imported(
     .bind(order.not_after)
     .bind(order.next_poll_at)
     .bind(now)
+    .bind(order.not_before)
     .execute(conn)
     .await?;
     Ok(inserted.rows_affected() == 1)

@@ -143,35 +143,127 @@ async fn idempotency_key_reused_for_other_order_is_rejected() {
     harness.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn order_for_unverified_domain_fails_with_entrust_message() {
-    let harness = Harness::start().await;
-
+/// Sends `request` and returns the status of its rejection, checking that nothing was stored
+/// and nothing was sent to Entrust.
+async fn rejected_before_entrust(harness: &Harness, request: CreateOrderRequest) -> tonic::Status {
     let status = harness
         .client
         .clone()
-        .create_order(harness.order_request("unverified", "www.new-product.test"))
+        .create_order(request)
         .await
-        .expect_err("Entrust refuses a domain still in initial verification");
+        .expect_err("the catalog check rejects the order");
+    assert!(harness.all_orders(50).await.is_empty());
+    assert!(harness.order_posts().is_empty());
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unverified_domain_is_rejected_before_entrust() {
+    let harness = Harness::start().await;
+
+    let status = rejected_before_entrust(
+        &harness,
+        harness.order_request("unverified", "www.new-product.test"),
+    )
+    .await;
 
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(
-        status
-            .message()
-            .contains("verificationStatus is INITIAL_VERIFICATION"),
+        status.message().starts_with(
+            "dns_names: www.new-product.test is on domain new-product.test, whose verification \
+             status is INITIAL_VERIFICATION"
+        ),
         "{status:?}"
     );
-    let orders = harness.all_orders(50).await;
-    assert_eq!(orders.len(), 1);
-    assert_eq!(orders[0].status, "FAILED");
+    assert!(harness.keys.key_for("unverified").is_none());
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_refusals_name_what_to_fix() {
+    let harness = Harness::start().await;
+    let base = harness.order_request("catalog", "www.example.com");
+    let cases = [
+        (
+            CreateOrderRequest {
+                dns_names: vec!["shop.unknown-domain.test".to_owned()],
+                ..base.clone()
+            },
+            "dns_names: shop.unknown-domain.test is on no domain of the account",
+        ),
+        (
+            CreateOrderRequest {
+                organization: "Certitude Demo Labs".to_owned(),
+                ..base.clone()
+            },
+            "organization: Certitude Demo Labs has verification status PENDING",
+        ),
+        (
+            CreateOrderRequest {
+                product: "PD_SSL".to_owned(),
+                ..base.clone()
+            },
+            "product: PD_SSL has no certificates left (2 used of 2)",
+        ),
+        (
+            CreateOrderRequest {
+                product: "CODE_SIGNING".to_owned(),
+                ..base.clone()
+            },
+            "product: CODE_SIGNING is not in the account's inventory",
+        ),
+    ];
+
+    for (request, expected) in cases {
+        let status = rejected_before_entrust(&harness, request).await;
+
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        assert!(status.message().starts_with(expected), "{status:?}");
+    }
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validity_over_public_maximum_is_invalid() {
+    let harness = Harness::start().await;
+    let request = CreateOrderRequest {
+        validity_days: 398,
+        ..harness.order_request("too-long", "www.example.com")
+    };
+
+    let status = rejected_before_entrust(&harness, request).await;
+
+    assert_eq!(status.code(), Code::InvalidArgument);
     assert!(
-        orders[0]
-            .error
-            .contains("verificationStatus is INITIAL_VERIFICATION"),
-        "{:?}",
-        orders[0]
+        status
+            .message()
+            .starts_with("validity_days: 398 days exceeds"),
+        "{status:?}"
     );
-    assert_eq!(orders[0].tracking_id, 0);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flex_pool_and_unlimited_products_are_ordered() {
+    let harness = Harness::start().await;
+
+    for (key, product) in [("flex", "QWAC_SSL"), ("unlimited", "UC_SSL")] {
+        let request = CreateOrderRequest {
+            product: product.to_owned(),
+            ..harness.order_request(key, "www.example.com")
+        };
+
+        let order = harness
+            .client
+            .clone()
+            .create_order(request)
+            .await
+            .expect("the account can pay for the product")
+            .into_inner();
+
+        assert_eq!(order.status, "ISSUED", "{order:?}");
+        assert_eq!(order.product, product);
+    }
     harness.stop().await;
 }
 

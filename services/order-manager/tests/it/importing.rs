@@ -63,6 +63,7 @@ pub async fn run_import(harness: &Harness) -> ImportJob {
         .clone()
         .start_import(StartImportRequest {
             credential_id: CREDENTIAL_ID.to_owned(),
+            restore_deleted: false,
         })
         .await
         .expect("the import starts")
@@ -188,6 +189,7 @@ async fn import_of_unknown_credential_is_not_found() {
         .clone()
         .start_import(StartImportRequest {
             credential_id: "no-such-credential".to_owned(),
+            restore_deleted: false,
         })
         .await
         .expect_err("the credential does not exist");
@@ -249,5 +251,51 @@ async fn failing_page_fails_the_job() {
     assert!(job.error.contains("503"), "{job:?}");
     assert_eq!(job.orders, 0);
     assert!(!job.finished_at.is_empty());
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_failing_to_store_fails_alone() {
+    let harness = Harness::start().await;
+    let (listed, untracked) = listed_records(&harness).await;
+    // A trigger rejects one order's row, so the page's shared transaction fails and the
+    // import writes the page's orders one transaction each.
+    let schema = &harness.db.settings.schema;
+    for statement in [
+        format!(
+            "CREATE FUNCTION \"{schema}\".reject_one_order() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.tracking_id = 2100001 THEN
+                     RAISE EXCEPTION 'rejected by the test';
+                 END IF;
+                 RETURN NEW;
+             END $$"
+        ),
+        format!(
+            "CREATE TRIGGER reject_one_order BEFORE INSERT ON \"{schema}\".orders
+             FOR EACH ROW EXECUTE FUNCTION \"{schema}\".reject_one_order()"
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&harness.db.admin)
+            .await
+            .expect("the trigger is created");
+    }
+
+    let job = run_import(&harness).await;
+
+    assert_eq!(job.state, "succeeded", "{job:?}");
+    assert_eq!(job.orders as usize, listed);
+    assert_eq!(job.failed, 1);
+    assert_eq!(job.imported as usize, listed - untracked - 1);
+    let imported: HashSet<i64> = harness
+        .all_orders(50)
+        .await
+        .iter()
+        .map(|order| order.tracking_id)
+        .collect();
+    assert!(!imported.contains(&2_100_001), "{imported:?}");
+    assert!(imported.contains(&2_100_000), "{imported:?}");
+    assert!(imported.contains(&2_100_002), "{imported:?}");
     harness.stop().await;
 }

@@ -30,14 +30,34 @@ async fn entrust_orders_with_marker(harness: &Harness, marker: &str) -> usize {
         .len()
 }
 
+/// Returns how many orders (and third-party records) the simulator lists.
+pub async fn entrust_order_count(harness: &Harness) -> usize {
+    harness
+        .entrust
+        .all_orders(OrderQuery::default())
+        .await
+        .expect("the simulator lists orders")
+        .len()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_order_with_lost_response_is_adopted() {
+    adopts_committed_order(CommitFailure::ServerError).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_order_with_dropped_connection_is_adopted() {
+    adopts_committed_order(CommitFailure::DropConnection).await;
+}
+
+/// Lets the simulator commit the next order and then fail its response with `outcome`, and
+/// checks that exactly one order exists at Entrust and in Certitude once it is ISSUED.
+async fn adopts_committed_order(outcome: CommitFailure) {
     let harness = Harness::start().await;
+    let orders_before = entrust_order_count(&harness).await;
     harness
         .sim
-        .inject_fault(fault_on_next_order(FaultKind::CommitThenFail {
-            outcome: CommitFailure::ServerError,
-        }))
+        .inject_fault(fault_on_next_order(FaultKind::CommitThenFail { outcome }))
         .expect("the fault is armed");
 
     let order = harness
@@ -62,6 +82,10 @@ async fn committed_order_with_lost_response_is_adopted() {
     );
     let marker = harness.submission_marker(&order.id).await;
     assert_eq!(entrust_orders_with_marker(&harness, &marker).await, 1);
+    assert_eq!(entrust_order_count(&harness).await, orders_before + 1);
+    let in_certitude = harness.all_orders(50).await;
+    assert_eq!(in_certitude.len(), 1, "{in_certitude:?}");
+    assert_eq!(in_certitude[0].id, order.id);
     let events = harness.published_events().await;
     let created: Vec<_> = payloads::<OrderCreated>(&events)
         .into_iter()

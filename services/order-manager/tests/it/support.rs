@@ -13,11 +13,14 @@ use certitude_order_manager::{
     Config, CredentialSource, GeneratedKey, KeyRequest, KeySource, RunningService, SourceError,
     Sources, start_with_sources,
 };
-use certitude_platform::clock;
+use certitude_platform::clock::{self, SharedClock};
 use certitude_platform::events::{Envelope, Event, decode_envelope, decode_payload};
 use certitude_platform::outbox;
 use certitude_platform::shutdown::Shutdown;
 use certitude_platform::testing::{TestDb, TestNats, nats_url};
+use certitude_proto::credential::v1::{
+    self as catalog, GetOrderingCatalogRequest, OrderingCatalog,
+};
 use certitude_proto::order::v1::order_service_client::OrderServiceClient;
 use certitude_proto::order::v1::{CreateOrderRequest, GetOrderRequest, ListOrdersRequest, Order};
 use entrust::{CertificateAuthority, EntrustClient, EntrustConfig, SecretString};
@@ -67,6 +70,59 @@ impl CredentialSource for SimCredentials {
         } else {
             Err(SourceError::CredentialNotFound(credential_id.to_owned()))
         }
+    }
+
+    /// Reads the whole catalog from the simulator, as if credential-sync had just synced it;
+    /// the checks pick the entries that bear on the order.
+    async fn ordering_catalog(
+        &self,
+        request: GetOrderingCatalogRequest,
+    ) -> Result<OrderingCatalog, SourceError> {
+        let authority = self.authority(&request.credential_id).await?;
+        let read = |error: entrust::Error| SourceError::Rejected {
+            service: "simulator",
+            message: error.to_string(),
+        };
+        let client_id = |id: Option<u32>| id.and_then(|id| i32::try_from(id).ok()).unwrap_or(0);
+        let count = |value: Option<u64>| value.and_then(|v| i64::try_from(v).ok()).unwrap_or(0);
+        let domains = authority.domains().await.map_err(read)?;
+        let organizations = authority.organizations().await.map_err(read)?;
+        let products = authority.products().await.map_err(read)?;
+        Ok(OrderingCatalog {
+            domains: domains
+                .into_iter()
+                .map(|d| catalog::Domain {
+                    name: d.name,
+                    client_id: client_id(d.client_id),
+                    verification_status: d.verification_status.as_str().to_owned(),
+                    ev_eligible: d.ev_eligible.unwrap_or(false),
+                    ov_eligible: d.ov_eligible.unwrap_or(false),
+                    ..catalog::Domain::default()
+                })
+                .collect(),
+            organizations: organizations
+                .into_iter()
+                .map(|o| catalog::Organization {
+                    name: o.name,
+                    client_id: client_id(o.client_id),
+                    verification_status: o.verification_status.as_str().to_owned(),
+                    ..catalog::Organization::default()
+                })
+                .collect(),
+            products: products
+                .into_iter()
+                .map(|p| catalog::Product {
+                    counts_reported: p.remaining.is_some(),
+                    product_type: p.product_type,
+                    unlimited: p.unlimited,
+                    remaining_count: count(p.remaining),
+                    used_count: count(p.used),
+                    total_count: count(p.total),
+                    ..catalog::Product::default()
+                })
+                .collect(),
+            synced_at: "2026-01-01T00:00:00Z".to_owned(),
+        })
     }
 }
 
@@ -130,6 +186,8 @@ pub struct Harness {
     pub entrust: EntrustClient,
     settings: Vec<(String, String)>,
     sources: Sources,
+    /// The clock of every replica the harness starts.
+    clock: SharedClock,
     shutdown: Shutdown,
     running: RunningService,
 }
@@ -166,6 +224,16 @@ impl Harness {
         settings: &[(&str, &str)],
         wrap: impl FnOnce(EntrustClient) -> Arc<dyn CertificateAuthority>,
     ) -> Self {
+        Self::start_on_clock(settings, clock::system(), wrap).await
+    }
+
+    /// Starts the service on `service_clock` (the simulator keeps the system clock), with the
+    /// authority `wrap` builds around the simulator's client.
+    pub async fn start_on_clock(
+        settings: &[(&str, &str)],
+        service_clock: SharedClock,
+        wrap: impl FnOnce(EntrustClient) -> Arc<dyn CertificateAuthority>,
+    ) -> Self {
         let sim = RunningSimulator::start(SimConfig {
             scenario: Scenario::demo(),
             clock: clock::system(),
@@ -185,7 +253,8 @@ impl Harness {
         };
 
         let settings = pairs(&db, &nats, settings);
-        let (shutdown, running) = start_service(&settings, sources.clone()).await;
+        let (shutdown, running) =
+            start_service(&settings, sources.clone(), service_clock.clone()).await;
         let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))
             .expect("a valid URL")
             .connect()
@@ -200,6 +269,7 @@ impl Harness {
             entrust,
             settings,
             sources,
+            clock: service_clock,
             shutdown,
             running,
         }
@@ -207,17 +277,26 @@ impl Harness {
 
     /// Starts a second replica with the same settings and sources, as another pod would run.
     pub async fn start_replica(&self) -> Replica {
-        let (shutdown, running) = start_service(&self.settings, self.sources.clone()).await;
+        let (shutdown, running) =
+            start_service(&self.settings, self.sources.clone(), self.clock.clone()).await;
         Replica { shutdown, running }
     }
 
     /// Stops the service and removes the schema, the streams and the simulator.
     pub async fn stop(self) {
+        self.stop_with_request_log().await;
+    }
+
+    /// Stops the service, then removes the schema, the streams and the simulator, and returns
+    /// the simulator's request log as it was once every task of the service had stopped.
+    pub async fn stop_with_request_log(self) -> Vec<LoggedRequest> {
         self.shutdown.trigger();
         self.running.wait().await.expect("every task stops cleanly");
+        let log = self.sim.request_log();
         self.db.drop_now().await;
         self.nats.delete_streams().await;
         self.sim.shutdown().await;
+        log
     }
 
     /// Returns a CreateOrder request for a verified demo domain with an ECDSA P-256 key.
@@ -308,13 +387,15 @@ impl Harness {
     }
 }
 
-async fn start_service(
+/// Starts order-manager with `settings`, `sources` and `clock`.
+pub async fn start_service(
     settings: &[(String, String)],
     sources: Sources,
+    clock: SharedClock,
 ) -> (Shutdown, RunningService) {
     let config = Config::from_pairs(settings.to_vec()).expect("the test config is valid");
     let shutdown = Shutdown::new();
-    let running = start_with_sources(config, clock::system(), shutdown.clone(), sources)
+    let running = start_with_sources(config, clock, shutdown.clone(), sources)
         .await
         .expect("the service starts");
     (shutdown, running)
@@ -327,7 +408,9 @@ fn admin_client(sim: &RunningSimulator) -> EntrustClient {
     EntrustClient::new(config).expect("the simulator's settings are valid")
 }
 
-fn pairs(db: &TestDb, nats: &TestNats, settings: &[(&str, &str)]) -> Vec<(String, String)> {
+/// Returns the test settings of order-manager on `db` and `nats`, with `settings` added to (or
+/// replacing) the defaults.
+pub fn pairs(db: &TestDb, nats: &TestNats, settings: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut pairs: HashMap<String, String> = [
         ("DATABASE_URL", db.settings.url.expose_secret().to_owned()),
         ("CERTITUDE_DB_SCHEMA", db.service.schema.clone()),
@@ -358,7 +441,8 @@ fn pairs(db: &TestDb, nats: &TestNats, settings: &[(&str, &str)]) -> Vec<(String
     pairs.into_iter().collect()
 }
 
-async fn stream_envelopes(nats: &TestNats) -> Vec<Envelope> {
+/// Returns every envelope on the test stream, in stream order.
+pub async fn stream_envelopes(nats: &TestNats) -> Vec<Envelope> {
     let stream = nats
         .jetstream
         .get_stream(&nats.settings.stream)

@@ -1,0 +1,356 @@
+//! Routes for the administrator operations on an order (approve, decline, suspend, resume,
+//! renew, reissue, revoke), its deletion and its history.
+//!
+//! The operations that reach Entrust need the `operator` role; deleting an order from
+//! Certitude needs `admin`. The token's name is passed on as the actor that the order's history
+//! records.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use certitude_proto::order::v1 as proto;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::extract::JsonBody;
+use crate::pagination::Page;
+use crate::problem::{GrpcResultExt, Problem};
+use crate::routes::credentials::created;
+use crate::routes::orders::{Order, idempotency_key};
+use crate::routes::parse_id;
+use crate::tokens::Role;
+
+/// Maximum length of a decline reason that Entrust stores, in characters.
+const DECLINE_REASON_MAX_CHARS: usize = 254;
+/// CRL reasons Entrust accepts.
+const REVOCATION_REASONS: [&str; 2] = ["unspecified", "keyCompromise"];
+
+/// Body of approve, suspend and resume: `{}` acts with the order's own credential.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderAction {
+    #[serde(default)]
+    admin_credential_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decline {
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    admin_credential_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revoke {
+    reason: String,
+    #[serde(default)]
+    comment: Option<String>,
+    #[serde(default)]
+    admin_credential_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Renew {
+    #[serde(default)]
+    reuse_key: bool,
+    #[serde(default)]
+    key_algorithm: Option<String>,
+    #[serde(default)]
+    validity_days: Option<u32>,
+    #[serde(default)]
+    admin_credential_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reissue {
+    #[serde(default)]
+    key_algorithm: Option<String>,
+    #[serde(default)]
+    admin_credential_id: Option<String>,
+}
+
+/// One step of an order's history.
+#[derive(Debug, Serialize)]
+pub struct HistoryEntry {
+    at: String,
+    actor: String,
+    action: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    from_status: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    to_status: String,
+    outcome: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    detail: String,
+}
+
+impl From<proto::OrderHistoryEntry> for HistoryEntry {
+    fn from(entry: proto::OrderHistoryEntry) -> Self {
+        Self {
+            at: entry.at,
+            actor: entry.actor,
+            action: entry.action,
+            from_status: entry.from_status,
+            to_status: entry.to_status,
+            outcome: entry.outcome,
+            detail: entry.detail,
+        }
+    }
+}
+
+/// Checks the optional `admin_credential_id`; empty when absent.
+fn admin_credential_id(value: Option<&str>) -> Result<String, Problem> {
+    match value {
+        None => Ok(String::new()),
+        Some(id) => parse_id("admin_credential_id", id),
+    }
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<OrderAction>,
+) -> Result<Json<Order>, Problem> {
+    principal.require(Role::Operator)?;
+    let request = proto::ApproveOrderRequest {
+        id: parse_id("id", &id)?,
+        admin_credential_id: admin_credential_id(body.admin_credential_id.as_deref())?,
+        actor: principal.token_name.clone(),
+    };
+    let order = state
+        .clients
+        .orders
+        .clone()
+        .approve_order(request)
+        .await
+        .or_problem()?;
+    Ok(Json(order.into()))
+}
+
+pub async fn decline(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Decline>,
+) -> Result<Json<Order>, Problem> {
+    principal.require(Role::Operator)?;
+    let reason = body.reason.unwrap_or_default();
+    let length = reason.trim().chars().count();
+    if length > DECLINE_REASON_MAX_CHARS {
+        return Err(Problem::invalid_field(
+            "reason",
+            format!(
+                "is {length} characters long; Entrust stores at most {DECLINE_REASON_MAX_CHARS}: \
+                 shorten it"
+            ),
+        ));
+    }
+    let request = proto::DeclineOrderRequest {
+        id: parse_id("id", &id)?,
+        admin_credential_id: admin_credential_id(body.admin_credential_id.as_deref())?,
+        actor: principal.token_name.clone(),
+        reason,
+    };
+    let order = state
+        .clients
+        .orders
+        .clone()
+        .decline_order(request)
+        .await
+        .or_problem()?;
+    Ok(Json(order.into()))
+}
+
+pub async fn suspend(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<OrderAction>,
+) -> Result<Json<Order>, Problem> {
+    principal.require(Role::Operator)?;
+    let request = proto::SuspendOrderRequest {
+        id: parse_id("id", &id)?,
+        admin_credential_id: admin_credential_id(body.admin_credential_id.as_deref())?,
+        actor: principal.token_name.clone(),
+    };
+    let order = state
+        .clients
+        .orders
+        .clone()
+        .suspend_order(request)
+        .await
+        .or_problem()?;
+    Ok(Json(order.into()))
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<OrderAction>,
+) -> Result<Json<Order>, Problem> {
+    principal.require(Role::Operator)?;
+    let request = proto::ResumeOrderRequest {
+        id: parse_id("id", &id)?,
+        admin_credential_id: admin_credential_id(body.admin_credential_id.as_deref())?,
+        actor: principal.token_name.clone(),
+    };
+    let order = state
+        .clients
+        .orders
+        .clone()
+        .resume_order(request)
+        .await
+        .or_problem()?;
+    Ok(Json(order.into()))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Revoke>,
+) -> Result<Json<Order>, Problem> {
+    principal.require(Role::Operator)?;
+    let reason = REVOCATION_REASONS
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(body.reason.trim()))
+        .ok_or_else(|| {
+            Problem::invalid_field(
+                "reason",
+                format!(
+                    "{:?} is not a revocation reason Entrust accepts: use unspecified or \
+                     keyCompromise, and give any other reason in comment with unspecified",
+                    body.reason
+                ),
+            )
+        })?;
+    let request = proto::RevokeOrderRequest {
+        id: parse_id("id", &id)?,
+        admin_credential_id: admin_credential_id(body.admin_credential_id.as_deref())?,
+        actor: principal.token_name.clone(),
+        reason: reason.to_owned(),
+        comment: body.comment.unwrap_or_default(),
+    };
+    let order = state
+        .clients
+        .orders
+        .clone()
+        .revoke_order(request)
+        .await
+        .or_problem()?;
+    Ok(Json(order.into()))
+}
+
+pub async fn renew(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Renew>,
+) -> Result<impl IntoResponse, Problem> {
+    principal.require(Role::Operator)?;
+    let idempotency_key = idempotency_key(&headers)?;
+    if body.reuse_key && body.key_algorithm.is_some() {
+        return Err(Problem::invalid_field(
+            "key_algorithm",
+            "cannot be set with reuse_key, which keeps the previous key and its algorithm: leave \
+             one of them out",
+        ));
+    }
+    let request = proto::RenewOrderRequest {
+        id: parse_id("id", &id)?,
+        admin_credential_id: admin_credential_id(body.admin_credential_id.as_deref())?,
+        actor: principal.token_name.clone(),
+        idempotency_key,
+        reuse_key: body.reuse_key,
+        key_algorithm: body.key_algorithm.unwrap_or_default(),
+        validity_days: body.validity_days.unwrap_or(0),
+    };
+    let order = state
+        .clients
+        .orders
+        .clone()
+        .renew_order(request)
+        .await
+        .or_problem()?;
+    let location = format!("/v1/orders/{}", order.id);
+    Ok(created(location, Order::from(order)))
+}
+
+pub async fn reissue(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Reissue>,
+) -> Result<impl IntoResponse, Problem> {
+    principal.require(Role::Operator)?;
+    let idempotency_key = idempotency_key(&headers)?;
+    let request = proto::ReissueOrderRequest {
+        id: parse_id("id", &id)?,
+        admin_credential_id: admin_credential_id(body.admin_credential_id.as_deref())?,
+        actor: principal.token_name.clone(),
+        idempotency_key,
+        key_algorithm: body.key_algorithm.unwrap_or_default(),
+    };
+    let order = state
+        .clients
+        .orders
+        .clone()
+        .reissue_order(request)
+        .await
+        .or_problem()?;
+    let location = format!("/v1/orders/{}", order.id);
+    Ok(created(location, Order::from(order)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Order>, Problem> {
+    principal.require(Role::Admin)?;
+    let request = proto::DeleteOrderRequest {
+        id: parse_id("id", &id)?,
+        actor: principal.token_name.clone(),
+    };
+    let order = state
+        .clients
+        .orders
+        .clone()
+        .delete_order(request)
+        .await
+        .or_problem()?;
+    Ok(Json(order.into()))
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Page<HistoryEntry>>, Problem> {
+    principal.require(Role::Viewer)?;
+    let id = parse_id("id", &id)?;
+    let response = state
+        .clients
+        .orders
+        .clone()
+        .get_order_history(proto::GetOrderHistoryRequest { id })
+        .await
+        .or_problem()?;
+    let items = response
+        .entries
+        .into_iter()
+        .map(HistoryEntry::from)
+        .collect();
+    Ok(Json(Page::new(items, String::new())))
+}
