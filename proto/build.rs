@@ -14,11 +14,15 @@ const PROTOS: &[&str] = &[
     "certitude/renewal/v1/renewal.proto",
 ];
 
-/// Messages with an API key or a private key among their fields.
-const SECRET_MESSAGES: [&str; 3] = [
+/// Messages with an API key, a private key or a password among their fields.
+const SECRET_MESSAGES: [&str; 7] = [
     "certitude.credential.v1.AddCredentialRequest",
     "certitude.credential.v1.UpdateCredentialRequest",
     "certitude.credential.v1.ResolvedCredential",
+    "certitude.inventory.v1.CertificateFile",
+    "certitude.inventory.v1.ImportCertificateFilesRequest",
+    "certitude.inventory.v1.ExportCertificateRequest",
+    "certitude.inventory.v1.ExportedCertificate",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

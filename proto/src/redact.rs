@@ -3,6 +3,9 @@
 use std::fmt;
 
 use crate::credential::v1::{AddCredentialRequest, ResolvedCredential, UpdateCredentialRequest};
+use crate::inventory::v1::{
+    CertificateFile, ExportCertificateRequest, ExportedCertificate, ImportCertificateFilesRequest,
+};
 
 const REDACTED: &str = "[REDACTED]";
 
@@ -46,6 +49,58 @@ impl fmt::Debug for ResolvedCredential {
     }
 }
 
+/// Shows the length of file content, which may contain a private key, in place of the bytes.
+struct ContentLength(usize);
+
+impl fmt::Debug for ContentLength {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{} bytes]", self.0)
+    }
+}
+
+impl fmt::Debug for CertificateFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateFile")
+            .field("name", &self.name)
+            .field("content", &ContentLength(self.content.len()))
+            .finish()
+    }
+}
+
+impl fmt::Debug for ImportCertificateFilesRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportCertificateFilesRequest")
+            .field("files", &self.files)
+            .field("password", &REDACTED)
+            .field("actor", &self.actor)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ExportCertificateRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportCertificateRequest")
+            .field("id", &self.id)
+            .field("format", &self.format)
+            .field("part", &self.part)
+            .field("password", &REDACTED)
+            .field("legacy", &self.legacy)
+            .field("actor", &self.actor)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ExportedCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportedCertificate")
+            .field("content", &ContentLength(self.content.len()))
+            .field("media_type", &self.media_type)
+            .field("file_name", &self.file_name)
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +133,37 @@ mod tests {
             assert!(!debug.contains("must-not-show"), "{debug}");
             assert!(!debug.contains("PRIVATE KEY"), "{debug}");
         }
+    }
+
+    #[test]
+    fn debug_hides_file_content_and_passwords() {
+        let key = b"-----BEGIN PRIVATE KEY-----".to_vec();
+        let import = ImportCertificateFilesRequest {
+            files: vec![CertificateFile {
+                name: "server.pem".into(),
+                content: key.clone(),
+            }],
+            password: "password-that-must-not-show".into(),
+            actor: "admin".into(),
+        };
+        let export = ExportCertificateRequest {
+            password: "password-that-must-not-show".into(),
+            ..Default::default()
+        };
+        let exported = ExportedCertificate {
+            content: key,
+            ..Default::default()
+        };
+
+        for debug in [
+            format!("{import:?}"),
+            format!("{export:?}"),
+            format!("{exported:?}"),
+        ] {
+            assert!(!debug.contains("must-not-show"), "{debug}");
+            assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+        }
+        assert!(format!("{import:?}").contains("server.pem"));
+        assert!(format!("{exported:?}").contains("[27 bytes]"));
     }
 }

@@ -20,7 +20,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use error::DbError;
 pub use migrate::{PLATFORM_MIGRATIONS_TABLE, migrate, platform_migrator};
-pub use provision::{ServiceDb, provision, validate_identifier};
+pub use provision::{EXTENSIONS, EXTENSIONS_SCHEMA, ServiceDb, provision, validate_identifier};
 
 /// Connection settings of a service's pool.
 #[derive(Debug, Clone)]

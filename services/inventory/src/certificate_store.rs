@@ -1,5 +1,6 @@
-//! The `certificates` table: inserting a certificate once, following its order's state, reading
-//! one, and paging newest first.
+//! The `certificates` table: inserting a certificate once, following its order's state, its
+//! place in the inventory (held, waiting, removed), replacement by renewal or reissue, and
+//! reading one. ListCertificates' filtered pages are built in [`crate::search`].
 
 use certitude_platform::db::DbError;
 use sqlx::{PgConnection, PgExecutor};
@@ -34,10 +35,12 @@ impl ChainStatus {
 pub enum CertificateStatus {
     Active,
     Expired,
-    /// Its order is REVOKED.
+    /// Its order is REVOKED, or a reissue replaced it.
     Revoked,
     /// Its order is SUSPENDED.
     Suspended,
+    /// A renewal replaced it.
+    Superseded,
 }
 
 impl CertificateStatus {
@@ -56,6 +59,7 @@ impl CertificateStatus {
             CertificateStatus::Expired => "expired",
             CertificateStatus::Revoked => "revoked",
             CertificateStatus::Suspended => "suspended",
+            CertificateStatus::Superseded => "superseded",
         }
     }
 }
@@ -121,6 +125,78 @@ impl Source {
     }
 }
 
+/// Reason a certificate replaces another one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replacement {
+    /// A new order for the same names; the previous certificate stays valid until it expires.
+    Renewal,
+    /// A new certificate on the same order; Entrust revokes the previous one.
+    Reissue,
+}
+
+impl Replacement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Replacement::Renewal => "renewal",
+            Replacement::Reissue => "reissue",
+        }
+    }
+
+    /// Parses `renewal` or `reissue` as stored and as CertificateIssued carries them.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "renewal" => Some(Replacement::Renewal),
+            "reissue" => Some(Replacement::Reissue),
+            _ => None,
+        }
+    }
+
+    /// Returns the status a certificate replaced this way gets: a reissue revokes it, a renewal
+    /// supersedes it unless it is revoked already.
+    pub fn status_of_replaced(self, current: &str) -> CertificateStatus {
+        match self {
+            Replacement::Reissue => CertificateStatus::Revoked,
+            Replacement::Renewal if current == CertificateStatus::Revoked.as_str() => {
+                CertificateStatus::Revoked
+            }
+            Replacement::Renewal => CertificateStatus::Superseded,
+        }
+    }
+}
+
+/// A certificate's place in the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InventoryState {
+    /// In the inventory; counted against the license unless superseded.
+    Held,
+    /// Stored beyond the licensed count, waiting for a slot.
+    Waiting,
+    /// Taken out of the inventory and kept for reference.
+    Removed,
+}
+
+impl InventoryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InventoryState::Held => "held",
+            InventoryState::Waiting => "waiting",
+            InventoryState::Removed => "removed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "held" => Some(InventoryState::Held),
+            "waiting" => Some(InventoryState::Waiting),
+            "removed" => Some(InventoryState::Removed),
+            _ => None,
+        }
+    }
+}
+
+/// Machine-readable reason of a waiting certificate whose license count was reached.
+pub const WAITING_LICENSE_LIMIT: &str = "license_limit";
+
 /// A certificate to insert.
 #[derive(Debug, Clone)]
 pub struct NewCertificate {
@@ -130,6 +206,8 @@ pub struct NewCertificate {
     pub credential_id: Option<String>,
     pub key_id: Option<Uuid>,
     pub replaces_certificate_id: Option<Uuid>,
+    /// Reason it replaces `replaces_certificate_id`; `None` when it replaces none.
+    pub replacement: Option<Replacement>,
     pub facts: CertificateFacts,
     pub certificate_pem: String,
     /// Issuer certificates in PEM, nearest issuer first.
@@ -140,10 +218,31 @@ pub struct NewCertificate {
     pub created_at: OffsetDateTime,
 }
 
+/// Place of a new certificate in the inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub state: InventoryState,
+    /// Reason and message of a waiting certificate.
+    pub waiting: Option<(String, String)>,
+    /// The certificate that replaced this one before it arrived.
+    pub superseded_by: Option<Uuid>,
+}
+
+impl Placement {
+    /// Held from the moment it is stored.
+    pub fn held() -> Self {
+        Self {
+            state: InventoryState::Held,
+            waiting: None,
+            superseded_by: None,
+        }
+    }
+}
+
 /// Result of [`insert`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertOutcome {
-    Inserted,
+    Inserted(Box<CertificateRecord>),
     /// A certificate with the same id exists; nothing was written.
     SameId,
     /// The same certificate (SHA-256 fingerprint) exists under another id; nothing was written.
@@ -151,6 +250,18 @@ pub enum InsertOutcome {
         existing_id: Uuid,
     },
 }
+
+/// The columns of [`CertificateRecord`], in its order, for `SELECT` and `RETURNING` lists.
+macro_rules! certificate_columns {
+    () => {
+        "id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id, subject, \
+         common_name, dns_names, issuer, serial_number, not_before, not_after, key_type, \
+         key_bits, signature_algorithm, sha256_fingerprint, certificate_pem, chain_pem, \
+         chain_status, status, source, created_at, replacement, superseded_by, superseded_at, \
+         inventory_state, waiting_reason, waiting_message, admitted_at, removed_at, removed_by"
+    };
+}
+pub(crate) use certificate_columns;
 
 /// A stored certificate.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -178,32 +289,58 @@ pub struct CertificateRecord {
     pub status: String,
     pub source: String,
     pub created_at: OffsetDateTime,
+    pub replacement: Option<String>,
+    pub superseded_by: Option<Uuid>,
+    pub superseded_at: Option<OffsetDateTime>,
+    pub inventory_state: String,
+    pub waiting_reason: Option<String>,
+    pub waiting_message: Option<String>,
+    pub admitted_at: Option<OffsetDateTime>,
+    pub removed_at: Option<OffsetDateTime>,
+    pub removed_by: Option<String>,
 }
 
-/// Position of a certificate in the newest-first order: after it come older certificates, and
-/// among equal `created_at`, smaller ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    pub created_at: OffsetDateTime,
-    pub id: Uuid,
+impl CertificateRecord {
+    /// Returns whether the certificate counts against the license: held and not superseded.
+    pub fn is_counted(&self) -> bool {
+        self.inventory_state == InventoryState::Held.as_str() && self.superseded_by.is_none()
+    }
+
+    /// Returns the status readers see at `now`: a certificate stored as active whose
+    /// `not_after` has passed is expired.
+    pub fn status_at(&self, now: OffsetDateTime) -> &str {
+        if self.status == CertificateStatus::Active.as_str() {
+            CertificateStatus::at(self.not_after, now).as_str()
+        } else {
+            &self.status
+        }
+    }
 }
 
-/// Inserts `certificate` unless one with its id or fingerprint exists.
+/// Inserts `certificate` at `placement` unless one with its id or fingerprint exists, and
+/// returns the stored row.
 pub async fn insert(
     conn: &mut PgConnection,
     certificate: &NewCertificate,
+    placement: &Placement,
 ) -> Result<InsertOutcome, DbError> {
     let facts = &certificate.facts;
-    let inserted = sqlx::query(
+    let (waiting_reason, waiting_message) = placement.waiting.clone().unzip();
+    let held = placement.state == InventoryState::Held;
+    let inserted: Option<CertificateRecord> = sqlx::query_as(concat!(
         "INSERT INTO certificates (
              id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id, subject,
              common_name, dns_names, issuer, serial_number, not_before, not_after, key_type,
              key_bits, signature_algorithm, sha256_fingerprint, certificate_pem, chain_pem,
-             chain_status, status, source, created_at)
+             chain_status, status, source, created_at, replacement, superseded_by,
+             superseded_at, inventory_state, waiting_reason, waiting_message, admitted_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                 $19, $20, $21, $22, $23)
-         ON CONFLICT DO NOTHING",
-    )
+                 $19, $20, $21, $22, $23, $24, $25, CASE WHEN $25 IS NULL THEN NULL ELSE $23 END,
+                 $26, $27, $28, CASE WHEN $29 THEN $23 END)
+         ON CONFLICT DO NOTHING
+         RETURNING ",
+        certificate_columns!()
+    ))
     .bind(certificate.id)
     .bind(&certificate.order_id)
     .bind(certificate.tracking_id)
@@ -227,11 +364,16 @@ pub async fn insert(
     .bind(certificate.status.as_str())
     .bind(certificate.source.as_str())
     .bind(certificate.created_at)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(InsertOutcome::Inserted);
+    .bind(certificate.replacement.map(Replacement::as_str))
+    .bind(placement.superseded_by)
+    .bind(placement.state.as_str())
+    .bind(waiting_reason)
+    .bind(waiting_message)
+    .bind(held)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(record) = inserted {
+        return Ok(InsertOutcome::Inserted(Box::new(record)));
     }
 
     let existing_id: Option<Uuid> =
@@ -249,6 +391,10 @@ pub async fn insert(
 
 /// Applies `rule` at `now` to every certificate of order `order_id` and returns how many
 /// changed status.
+///
+/// A superseded certificate (one with `superseded_by`) keeps its status unless the rule
+/// revokes it: the order's later states describe its replacement, which for a reissue shares
+/// the order.
 pub async fn apply_order_rule(
     conn: &mut PgConnection,
     order_id: &str,
@@ -258,9 +404,15 @@ pub async fn apply_order_rule(
     let fixed = rule.fixed_status().map(CertificateStatus::as_str);
     let changed = sqlx::query(
         "UPDATE certificates
-         SET status = COALESCE($2, CASE WHEN not_after <= $3 THEN 'expired' ELSE 'active' END)
+         SET status = CASE
+                 WHEN superseded_by IS NOT NULL AND $2 IS DISTINCT FROM 'revoked' THEN status
+                 ELSE COALESCE($2, CASE WHEN not_after <= $3 THEN 'expired' ELSE 'active' END)
+             END
          WHERE order_id = $1
-           AND status <> COALESCE($2, CASE WHEN not_after <= $3 THEN 'expired' ELSE 'active' END)",
+           AND status <> CASE
+                 WHEN superseded_by IS NOT NULL AND $2 IS DISTINCT FROM 'revoked' THEN status
+                 ELSE COALESCE($2, CASE WHEN not_after <= $3 THEN 'expired' ELSE 'active' END)
+             END",
     )
     .bind(order_id)
     .bind(fixed)
@@ -276,40 +428,146 @@ pub async fn get(
     executor: impl PgExecutor<'_>,
     id: Uuid,
 ) -> Result<Option<CertificateRecord>, DbError> {
-    let record = sqlx::query_as("SELECT * FROM certificates WHERE id = $1")
-        .bind(id)
-        .fetch_optional(executor)
-        .await?;
+    let record = sqlx::query_as(concat!(
+        "SELECT ",
+        certificate_columns!(),
+        " FROM certificates WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await?;
     Ok(record)
 }
 
-/// Returns up to `limit` certificates, newest first, starting after `after` (from the newest
-/// when `None`). Uses the `(created_at, id)` index, so the cost does not grow with the offset.
-pub async fn list_page(
+/// Returns certificate `id` locked until the transaction ends, if it exists.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<CertificateRecord>, DbError> {
+    let record = sqlx::query_as(concat!(
+        "SELECT ",
+        certificate_columns!(),
+        " FROM certificates WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(record)
+}
+
+/// Returns the current certificate of order `order_id`: one that is neither removed nor
+/// superseded when there is one, else the newest.
+pub async fn get_by_order(
     executor: impl PgExecutor<'_>,
-    after: Option<Position>,
-    limit: u32,
+    order_id: &str,
+) -> Result<Option<CertificateRecord>, DbError> {
+    let record = sqlx::query_as(concat!(
+        "SELECT ",
+        certificate_columns!(),
+        " FROM certificates WHERE order_id = $1
+          ORDER BY inventory_state = 'removed', superseded_by IS NOT NULL,
+                   created_at DESC, id DESC
+          LIMIT 1"
+    ))
+    .bind(order_id)
+    .fetch_optional(executor)
+    .await?;
+    Ok(record)
+}
+
+/// Returns the certificate stored earlier that replaces `id`, if any: its replacement
+/// arrived first.
+pub async fn find_replacement_of(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<CertificateRecord>, DbError> {
+    let record = sqlx::query_as(concat!(
+        "SELECT ",
+        certificate_columns!(),
+        " FROM certificates WHERE replaces_certificate_id = $1
+          ORDER BY created_at, id
+          LIMIT 1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(record)
+}
+
+/// Marks certificate `id` replaced by `successor_id` with `status`. A waiting certificate
+/// leaves the queue and is kept as held history, which the license does not count.
+pub async fn mark_superseded(
+    conn: &mut PgConnection,
+    id: Uuid,
+    successor_id: Uuid,
+    status: CertificateStatus,
+    now: OffsetDateTime,
+) -> Result<CertificateRecord, DbError> {
+    let record = sqlx::query_as(concat!(
+        "UPDATE certificates
+         SET superseded_by = $2, superseded_at = $4, status = $3,
+             inventory_state = CASE WHEN inventory_state = 'waiting' THEN 'held'
+                                    ELSE inventory_state END,
+             waiting_reason = NULL, waiting_message = NULL
+         WHERE id = $1
+         RETURNING ",
+        certificate_columns!()
+    ))
+    .bind(id)
+    .bind(successor_id)
+    .bind(status.as_str())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(record)
+}
+
+/// Marks certificate `id` removed by `actor` at `now` and returns it.
+pub async fn mark_removed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    actor: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<CertificateRecord, DbError> {
+    let record = sqlx::query_as(concat!(
+        "UPDATE certificates
+         SET inventory_state = 'removed', removed_at = $2, removed_by = $3,
+             waiting_reason = NULL, waiting_message = NULL
+         WHERE id = $1
+         RETURNING ",
+        certificate_columns!()
+    ))
+    .bind(id)
+    .bind(now)
+    .bind(actor)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(record)
+}
+
+/// Moves up to `limit` waiting certificates, oldest first, into the held inventory at `now`
+/// and returns them. Call it under the license lock.
+pub async fn admit_oldest_waiting(
+    conn: &mut PgConnection,
+    limit: Option<i64>,
+    now: OffsetDateTime,
 ) -> Result<Vec<CertificateRecord>, DbError> {
-    let records = match after {
-        None => {
-            sqlx::query_as("SELECT * FROM certificates ORDER BY created_at DESC, id DESC LIMIT $1")
-                .bind(i64::from(limit))
-                .fetch_all(executor)
-                .await?
-        }
-        Some(position) => {
-            sqlx::query_as(
-                "SELECT * FROM certificates
-                 WHERE (created_at, id) < ($1, $2)
-                 ORDER BY created_at DESC, id DESC
-                 LIMIT $3",
-            )
-            .bind(position.created_at)
-            .bind(position.id)
-            .bind(i64::from(limit))
-            .fetch_all(executor)
-            .await?
-        }
-    };
+    let mut records: Vec<CertificateRecord> = sqlx::query_as(concat!(
+        "UPDATE certificates
+         SET inventory_state = 'held', admitted_at = $2, waiting_reason = NULL,
+             waiting_message = NULL
+         WHERE id IN (
+             SELECT id FROM certificates
+             WHERE inventory_state = 'waiting'
+             ORDER BY created_at, id
+             LIMIT $1
+             FOR UPDATE
+         )
+         RETURNING ",
+        certificate_columns!()
+    ))
+    .bind(limit)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    // RETURNING lists rows in no defined order.
+    records.sort_by_key(|record| (record.created_at, record.id));
     Ok(records)
 }

@@ -18,21 +18,24 @@
 //!   otherwise `active` or `expired` by `not_after`. The state is the one the OrderStatusChanged
 //!   consumer recorded for the order, when it recorded one that sets a status, else the event's
 //!   `order_status` (empty from producers older than that field).
+//! - `replaces_certificate_id` with `replacement` ("renewal" or "reissue") supersedes the
+//!   previous certificate (see [`crate::lifecycle`]). An empty or unknown `replacement` with a
+//!   `replaces_certificate_id` is read as a renewal, which revokes nothing, and logged.
+//! - Whether the certificate is held or waits for a license slot is decided by
+//!   [`Lifecycle::store`], which also writes the certificate's events.
 
 use certitude_platform::clock::SharedClock;
 use certitude_platform::consumer::{BoxError, EventHandler, ReceivedEvent};
 use certitude_platform::db::DbError;
-use certitude_platform::events::{EnvelopeError, timestamp};
-use certitude_platform::outbox::{NewEvent, Outbox, OutboxError};
-use certitude_proto::events::v1::{CertificateAddedToInventory, CertificateIssued};
+use certitude_platform::events::EnvelopeError;
+use certitude_proto::events::v1::CertificateIssued;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::certificate::{self, CertificateError, CertificateFacts};
-use crate::certificate_store::{
-    self, ChainStatus, InsertOutcome, NewCertificate, Source, StatusRule,
-};
+use crate::certificate_store::{ChainStatus, NewCertificate, Replacement, Source, StatusRule};
 use crate::key_store;
+use crate::lifecycle::{Lifecycle, LifecycleError, StoreOutcome};
 use crate::order_status;
 
 /// Durable consumer name of the inventory's CertificateIssued consumer.
@@ -74,25 +77,24 @@ pub enum IngestError {
         source: Box<DbError>,
     },
 
-    #[error("writing CertificateAddedToInventory for certificate {certificate_id} failed")]
-    Outbox {
+    #[error("storing certificate {certificate_id} in the inventory failed")]
+    Store {
         certificate_id: Uuid,
         #[source]
-        source: Box<OutboxError>,
+        source: Box<LifecycleError>,
     },
 }
 
-/// Stores the certificate of each CertificateIssued event and announces it with
-/// CertificateAddedToInventory.
+/// Stores the certificate of each CertificateIssued event, held or waiting, with its events.
 #[derive(Debug, Clone)]
 pub struct CertificateIssuedHandler {
-    outbox: Outbox,
+    lifecycle: Lifecycle,
     clock: SharedClock,
 }
 
 impl CertificateIssuedHandler {
-    pub fn new(outbox: Outbox, clock: SharedClock) -> Self {
-        Self { outbox, clock }
+    pub fn new(lifecycle: Lifecycle, clock: SharedClock) -> Self {
+        Self { lifecycle, clock }
     }
 
     async fn store(
@@ -103,28 +105,31 @@ impl CertificateIssuedHandler {
         let issued: CertificateIssued = event.payload()?;
         let certificate = self.new_certificate(conn, &issued).await?;
         let id = certificate.id;
-        let db_error = |source| IngestError::Db {
-            certificate_id: id,
-            source: Box::new(source),
-        };
-
-        match certificate_store::insert(conn, &certificate)
+        let outcome = self
+            .lifecycle
+            .store(conn, &certificate, self.clock.now())
             .await
-            .map_err(db_error)?
-        {
-            InsertOutcome::Inserted => {
-                self.announce(conn, &certificate).await?;
+            .map_err(|source| IngestError::Store {
+                certificate_id: id,
+                source: Box::new(source),
+            })?;
+
+        match outcome {
+            StoreOutcome::Held(record)
+            | StoreOutcome::Waiting(record)
+            | StoreOutcome::Superseded(record) => {
                 tracing::info!(
                     certificate.id = %id,
-                    certificate.serial = %certificate.facts.serial_number,
-                    key.id = ?certificate.key_id,
+                    certificate.serial = %record.serial_number,
+                    certificate.inventory_state = %record.inventory_state,
+                    key.id = ?record.key_id,
                     "stored certificate in the inventory"
                 );
             }
-            InsertOutcome::SameId => {
+            StoreOutcome::SameId => {
                 tracing::debug!(certificate.id = %id, "certificate already stored; nothing to do");
             }
-            InsertOutcome::SameFingerprint { existing_id } => {
+            StoreOutcome::SameFingerprint { existing_id } => {
                 tracing::warn!(
                     certificate.id = %id,
                     certificate.existing_id = %existing_id,
@@ -167,6 +172,8 @@ impl CertificateIssuedHandler {
             .map_err(db_error)?;
         let rule = status_rule(conn, issued).await.map_err(db_error)?;
         let now = self.clock.now();
+        let replaces_certificate_id = replaced_id(id, &issued.replaces_certificate_id);
+        let replacement = replaces_certificate_id.map(|_| replacement(id, &issued.replacement));
 
         Ok(NewCertificate {
             id,
@@ -174,7 +181,8 @@ impl CertificateIssuedHandler {
             tracking_id: (issued.tracking_id != 0).then_some(issued.tracking_id),
             credential_id: non_empty(&issued.credential_id),
             key_id,
-            replaces_certificate_id: replaced_id(id, &issued.replaces_certificate_id),
+            replaces_certificate_id,
+            replacement,
             status: rule.status_at(facts.not_after, now),
             source: if issued.order_id.is_empty() {
                 Source::Import
@@ -190,36 +198,6 @@ impl CertificateIssuedHandler {
             facts,
             created_at: now,
         })
-    }
-
-    async fn announce(
-        &self,
-        conn: &mut PgConnection,
-        certificate: &NewCertificate,
-    ) -> Result<(), IngestError> {
-        let payload = CertificateAddedToInventory {
-            certificate_id: certificate.id.to_string(),
-            order_id: certificate.order_id.clone().unwrap_or_default(),
-            serial_number: certificate.facts.serial_number.clone(),
-            not_after: Some(timestamp(certificate.facts.not_after)),
-            key_id: certificate
-                .key_id
-                .map(|id| id.to_string())
-                .unwrap_or_default(),
-            sha256_fingerprint: certificate.facts.sha256_fingerprint.clone(),
-            source: certificate.source.as_str().to_owned(),
-            status: certificate.status.as_str().to_owned(),
-            dns_names: certificate.facts.dns_names.clone(),
-        };
-        let event = NewEvent::new(certificate.id.to_string(), &payload);
-        self.outbox
-            .enqueue(conn, event)
-            .await
-            .map_err(|source| IngestError::Outbox {
-                certificate_id: certificate.id,
-                source: Box::new(source),
-            })?;
-        Ok(())
     }
 }
 
@@ -351,15 +329,39 @@ fn replaced_id(certificate_id: Uuid, value: &str) -> Option<Uuid> {
     if value.is_empty() {
         return None;
     }
-    let parsed = Uuid::parse_str(value).ok();
-    if parsed.is_none() {
+    match Uuid::parse_str(value) {
+        Ok(parsed) if parsed == certificate_id => {
+            tracing::warn!(
+                certificate.id = %certificate_id,
+                "the event's replaces_certificate_id names the certificate itself; \
+                 storing the certificate without it"
+            );
+            None
+        }
+        Ok(parsed) => Some(parsed),
+        Err(_) => {
+            tracing::warn!(
+                certificate.id = %certificate_id,
+                replaces_certificate_id = ?value,
+                "the event's replaces_certificate_id is not a UUID; \
+                 storing the certificate without it"
+            );
+            None
+        }
+    }
+}
+
+/// Reads the event's `replacement`; an empty or unknown value is logged and read as a renewal.
+fn replacement(certificate_id: Uuid, value: &str) -> Replacement {
+    Replacement::parse(value).unwrap_or_else(|| {
         tracing::warn!(
             certificate.id = %certificate_id,
-            replaces_certificate_id = ?value,
-            "the event's replaces_certificate_id is not a UUID; storing the certificate without it"
+            replacement = ?value,
+            "the event replaces a certificate without saying \"renewal\" or \"reissue\"; \
+             treating it as a renewal"
         );
-    }
-    parsed
+        Replacement::Renewal
+    })
 }
 
 fn non_empty(value: &str) -> Option<String> {

@@ -154,6 +154,11 @@ impl KeyService {
         reuse(winner, request)
     }
 
+    /// Returns the keyring that seals and opens the stored private keys.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
     async fn generate(&self, request: &KeyRequest) -> Result<GeneratedKeyPair, GenerateKeyError> {
         let _slot = self
             .slots

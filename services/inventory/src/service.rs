@@ -17,9 +17,11 @@ use certitude_proto::inventory::v1::inventory_service_server::InventoryServiceSe
 use sqlx::migrate::Migrator;
 
 use crate::config::Config;
+use crate::deployments::Deployments;
 use crate::grpc::InventoryApi;
 use crate::ingest::{self, CertificateIssuedHandler};
 use crate::key_service::KeyService;
+use crate::lifecycle::Lifecycle;
 use crate::order_status::{self, OrderStatusChangedHandler};
 
 /// The inventory's own migrations, applied after the platform's.
@@ -84,9 +86,20 @@ pub async fn start(
     let stop = shutdown.child();
     let mut tasks = ServiceTasks::new(stop.clone());
 
+    let outbox = Outbox::new(SERVICE_NAME, &events, clock.clone());
+    let lifecycle = Lifecycle::new(outbox.clone());
     let keys = KeyService::new(pool.clone(), keyring, clock.clone(), config.keygen_slots());
-    let api = InventoryApi::new(keys, pool.clone(), clock.clone());
-    let grpc = GrpcServer::new().add_service(InventoryServiceServer::new(api));
+    let api = InventoryApi::new(
+        keys,
+        pool.clone(),
+        clock.clone(),
+        lifecycle.clone(),
+        Deployments::new(outbox),
+    );
+    // ImportCertificateFiles carries up to 64 MiB of files, more than tonic's 4 MiB default.
+    let inventory = InventoryServiceServer::new(api)
+        .max_decoding_message_size(crate::grpc::MAX_IMPORT_REQUEST_BYTES);
+    let grpc = GrpcServer::new().add_service(inventory);
     let grpc_stop = stop.cancelled();
     tasks.spawn("grpc-server", async move {
         grpc.serve(grpc_listener, grpc_stop).await?;
@@ -113,13 +126,12 @@ pub async fn start(
         Ok(())
     });
 
-    let outbox = Outbox::new(SERVICE_NAME, &events, clock.clone());
     let consumer = ConsumerSettings::new(
         &events,
         ingest::DURABLE_NAME,
         CertificateIssued::TYPE.subject(&events.subject_prefix),
     );
-    let handler = CertificateIssuedHandler::new(outbox, clock.clone());
+    let handler = CertificateIssuedHandler::new(lifecycle, clock.clone());
     let issued_consumer = run_consumer(
         jetstream.clone(),
         pool.clone(),

@@ -42,7 +42,10 @@ async fn get_certificate(inventory: &Inventory, id: &str) -> Certificate {
     inventory
         .client
         .clone()
-        .get_certificate(GetCertificateRequest { id: id.to_owned() })
+        .get_certificate(GetCertificateRequest {
+            id: id.to_owned(),
+            ..GetCertificateRequest::default()
+        })
         .await
         .expect("GetCertificate finds the certificate")
         .into_inner()
@@ -81,6 +84,7 @@ fn order_event(certificate_pem: &str, ca: &TestCa, key_id: &str) -> CertificateI
         replaces_certificate_id: String::new(),
         certificate_id: Uuid::now_v7().to_string(),
         order_status: "ISSUED".to_owned(),
+        replacement: String::new(),
     }
 }
 

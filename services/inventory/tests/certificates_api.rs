@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use certitude_inventory::certificate;
 use certitude_inventory::certificate_store::{
-    self, CertificateStatus, ChainStatus, InsertOutcome, NewCertificate, Source,
+    self, CertificateStatus, ChainStatus, InsertOutcome, NewCertificate, Placement, Source,
 };
 use certitude_proto::inventory::v1::{GetCertificateRequest, ListCertificatesRequest};
 use support::ca::TestCa;
@@ -38,6 +38,7 @@ async fn store_certificates(inventory: &Inventory, count: u8) -> Vec<Uuid> {
             credential_id: None,
             key_id: None,
             replaces_certificate_id: None,
+            replacement: None,
             facts: certificate::parse_pem(&pem).expect("the certificate parses"),
             certificate_pem: pem,
             chain_pem: Vec::new(),
@@ -46,10 +47,10 @@ async fn store_certificates(inventory: &Inventory, count: u8) -> Vec<Uuid> {
             source: Source::Import,
             created_at,
         };
-        let outcome = certificate_store::insert(&mut conn, &new)
+        let outcome = certificate_store::insert(&mut conn, &new, &Placement::held())
             .await
             .expect("the insert succeeds");
-        assert_eq!(outcome, InsertOutcome::Inserted);
+        assert!(matches!(outcome, InsertOutcome::Inserted(_)), "{outcome:?}");
         stored.push((created_at, new.id));
     }
     stored.sort_by(|left, right| right.cmp(left));
@@ -71,6 +72,7 @@ async fn pages_walk_every_certificate_newest_first() {
             .list_certificates(ListCertificatesRequest {
                 page_size: 2,
                 page_token: page_token.clone(),
+                ..ListCertificatesRequest::default()
             })
             .await
             .expect("ListCertificates succeeds")
@@ -122,6 +124,7 @@ async fn foreign_page_token_is_invalid_argument() {
         .list_certificates(ListCertificatesRequest {
             page_size: 10,
             page_token: "not-a-token".to_owned(),
+            ..ListCertificatesRequest::default()
         })
         .await
         .expect_err("the token is rejected");
@@ -144,6 +147,7 @@ async fn unknown_certificate_is_not_found() {
         .clone()
         .get_certificate(GetCertificateRequest {
             id: Uuid::now_v7().to_string(),
+            ..GetCertificateRequest::default()
         })
         .await
         .expect_err("no such certificate");
@@ -161,6 +165,7 @@ async fn malformed_certificate_id_is_invalid_argument() {
         .clone()
         .get_certificate(GetCertificateRequest {
             id: "cert-42".to_owned(),
+            ..GetCertificateRequest::default()
         })
         .await
         .expect_err("the id is not a UUID");
@@ -181,6 +186,7 @@ async fn active_certificate_reads_as_expired_after_not_after() {
         .clone()
         .get_certificate(GetCertificateRequest {
             id: ids[0].to_string(),
+            ..GetCertificateRequest::default()
         })
         .await
         .expect("the certificate exists")

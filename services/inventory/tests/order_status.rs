@@ -48,6 +48,7 @@ fn issued_event(
         replaces_certificate_id: String::new(),
         certificate_id: Uuid::now_v7().to_string(),
         order_status: order_status.to_owned(),
+        replacement: String::new(),
     }
 }
 
@@ -69,6 +70,7 @@ async fn stored_status(inventory: &Inventory, certificate_id: &str) -> String {
         .clone()
         .get_certificate(GetCertificateRequest {
             id: certificate_id.to_owned(),
+            ..GetCertificateRequest::default()
         })
         .await
         .expect("GetCertificate finds the certificate")

@@ -3,6 +3,7 @@
 //! subject prefix on the real NATS, and a small REST client for the gateway.
 
 mod api;
+pub mod bench;
 pub mod capture;
 
 use std::net::SocketAddr;
@@ -169,6 +170,11 @@ impl System {
             shutdown,
             tasks,
         })
+    }
+
+    /// Returns order-manager's database.
+    pub fn order_manager_db(&self) -> &TestDb {
+        &self.databases[2]
     }
 
     /// Returns inventory's database.

@@ -11,6 +11,15 @@ const PROVISION_LOCK_KEY: i64 = 0x6365_7274_7072_6f76;
 /// SQLSTATE of `duplicate_object`, raised by `CREATE ROLE` for an existing role.
 const DUPLICATE_OBJECT: &str = "42710";
 
+/// Schema of the database extensions that service migrations use. Every role may use it, and
+/// only the administrator creates objects in it.
+pub const EXTENSIONS_SCHEMA: &str = "extensions";
+
+/// Extensions created in [`EXTENSIONS_SCHEMA`]: `pg_trgm`, whose trigram index the inventory's
+/// certificate search uses. A service role cannot create them itself, because Postgres requires
+/// the `CREATE` right on the database even for trusted extensions.
+pub const EXTENSIONS: [&str; 1] = ["pg_trgm"];
+
 /// The database identity of one service: its schema and the login role that owns it.
 #[derive(Debug, Clone)]
 pub struct ServiceDb {
@@ -53,7 +62,9 @@ pub fn validate_identifier(kind: &'static str, name: &str) -> Result<(), DbError
 
 /// Creates the service's role (with `LOGIN`) and its schema owned by that role when they are
 /// missing, sets the password when one is given, and revokes every right of `PUBLIC` on the
-/// schema, so no other role can use it.
+/// schema, so no other role can use it. Also creates the [`EXTENSIONS`] that are missing from
+/// the database, in [`EXTENSIONS_SCHEMA`]; an extension installed earlier in another schema is
+/// left where it is.
 ///
 /// Idempotent. Runs in one transaction under an advisory lock, so processes provisioning the
 /// same database at once take turns. The administrator must be a superuser, or have
@@ -80,6 +91,7 @@ async fn provision_once(admin: &PgPool, service: &ServiceDb) -> Result<(), DbErr
 
     ensure_role(&mut tx, service).await?;
     ensure_schema(&mut tx, &service.schema, &service.role).await?;
+    ensure_extensions(&mut tx).await?;
 
     tx.commit().await?;
     Ok(())
@@ -124,6 +136,29 @@ async fn ensure_schema(conn: &mut PgConnection, schema: &str, role: &str) -> Res
         format!("REVOKE ALL ON SCHEMA \"{schema}\" FROM PUBLIC"),
     )
     .await
+}
+
+async fn ensure_extensions(conn: &mut PgConnection) -> Result<(), DbError> {
+    execute(
+        conn,
+        format!("CREATE SCHEMA IF NOT EXISTS \"{EXTENSIONS_SCHEMA}\""),
+    )
+    .await?;
+    execute(
+        conn,
+        format!("GRANT USAGE ON SCHEMA \"{EXTENSIONS_SCHEMA}\" TO PUBLIC"),
+    )
+    .await?;
+    for extension in EXTENSIONS {
+        execute(
+            conn,
+            format!(
+                "CREATE EXTENSION IF NOT EXISTS \"{extension}\" SCHEMA \"{EXTENSIONS_SCHEMA}\""
+            ),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Runs one statement built from validated identifiers or quoted by Postgres itself.

@@ -62,6 +62,12 @@ events! {
     OrderStatusChanged => "order", "status_changed";
     CertificateIssued => "certificate", "issued";
     CertificateAddedToInventory => "certificate", "added_to_inventory";
+    CertificateRevoked => "certificate", "revoked";
+    OrderDeleted => "order", "deleted";
+    CertificateRenewed => "certificate", "renewed";
+    CertificateReissued => "certificate", "reissued";
+    CertificateRejected => "certificate", "rejected";
+    CertificateDeploymentRequired => "certificate", "deployment_required";
 }
 
 #[cfg(test)]

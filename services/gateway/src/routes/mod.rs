@@ -1,7 +1,11 @@
 //! The `/v1` routes and what they share.
 
+pub mod certificate_files;
 pub mod certificates;
 pub mod credentials;
+pub mod deployments;
+pub mod license;
+pub mod order_actions;
 pub mod orders;
 
 use axum::Router;
@@ -43,7 +47,43 @@ pub fn v1() -> Router<AppState> {
         .route("/v1/imports", post(orders::start_import))
         .route("/v1/imports/{id}", get(orders::get_import))
         .route("/v1/orders", post(orders::create).get(orders::list))
-        .route("/v1/orders/{id}", get(orders::get))
+        .route(
+            "/v1/orders/{id}",
+            get(orders::get).delete(order_actions::delete),
+        )
+        .route("/v1/orders/{id}/approve", post(order_actions::approve))
+        .route("/v1/orders/{id}/decline", post(order_actions::decline))
+        .route("/v1/orders/{id}/suspend", post(order_actions::suspend))
+        .route("/v1/orders/{id}/resume", post(order_actions::resume))
+        .route("/v1/orders/{id}/renew", post(order_actions::renew))
+        .route("/v1/orders/{id}/reissue", post(order_actions::reissue))
+        .route("/v1/orders/{id}/revoke", post(order_actions::revoke))
+        .route("/v1/orders/{id}/history", get(order_actions::history))
         .route("/v1/certificates", get(certificates::list))
-        .route("/v1/certificates/{id}", get(certificates::get))
+        .route(
+            "/v1/certificates/import",
+            certificate_files::import_route(post(certificate_files::import)),
+        )
+        .route(
+            "/v1/certificates/{id}",
+            get(certificates::get).delete(certificates::remove),
+        )
+        .route(
+            "/v1/certificates/{id}/export",
+            get(certificate_files::export_pem).post(certificate_files::export_pkcs12),
+        )
+        .route(
+            "/v1/certificates/{id}/deployments",
+            get(deployments::list_of_certificate).post(deployments::add),
+        )
+        .route(
+            "/v1/certificates/{id}/deployments/{deployment_id}",
+            axum::routing::delete(deployments::remove),
+        )
+        .route(
+            "/v1/certificates/{id}/deployments/{deployment_id}/confirm",
+            post(deployments::confirm),
+        )
+        .route("/v1/deployments", get(deployments::list_all))
+        .route("/v1/license", get(license::get).put(license::set))
 }

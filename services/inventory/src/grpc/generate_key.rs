@@ -140,6 +140,12 @@ fn check_dns_name(field: &str, name: &str) -> Result<(), Status> {
 /// of 1 to 63 characters, optionally a wildcard (`*.` as its first label).
 fn is_dns_name(name: &str) -> bool {
     let host = name.strip_prefix("*.").unwrap_or(name);
+    name.len() <= MAX_DNS_NAME_LEN && is_host_name(host)
+}
+
+/// Returns whether `name` is a host name of letters, digits and hyphens in dot-separated labels
+/// of 1 to 63 characters, at most 253 characters long, without a wildcard.
+pub(super) fn is_host_name(name: &str) -> bool {
     let label_valid = |label: &str| {
         (1..=63).contains(&label.len())
             && label
@@ -148,7 +154,7 @@ fn is_dns_name(name: &str) -> bool {
             && !label.starts_with('-')
             && !label.ends_with('-')
     };
-    !host.is_empty() && name.len() <= MAX_DNS_NAME_LEN && host.split('.').all(label_valid)
+    !name.is_empty() && name.len() <= MAX_DNS_NAME_LEN && name.split('.').all(label_valid)
 }
 
 fn to_status(error: GenerateKeyError) -> Status {

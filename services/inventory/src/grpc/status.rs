@@ -3,7 +3,10 @@
 
 use std::error::Error;
 
+use certitude_platform::db::DbError;
 use tonic::Status;
+
+use crate::lifecycle::LifecycleError;
 
 /// INVALID_ARGUMENT with the message `<field>: <problem>`, which the gateway turns into an
 /// `invalid_params` entry.
@@ -21,6 +24,24 @@ pub fn internal(error: &(dyn Error + 'static)) -> Status {
 pub fn unavailable(error: &(dyn Error + 'static)) -> Status {
     tracing::warn!(error = %error_chain(error), "request failed: a dependency is unavailable");
     Status::unavailable("the inventory's database is unavailable: retry later")
+}
+
+/// UNAVAILABLE for a database that could not be reached, otherwise an opaque INTERNAL.
+pub fn db_status(error: DbError) -> Status {
+    if error.is_unavailable() {
+        unavailable(&error)
+    } else {
+        internal(&error)
+    }
+}
+
+/// UNAVAILABLE for a database that could not be reached, otherwise an opaque INTERNAL.
+pub fn lifecycle_status(error: LifecycleError) -> Status {
+    if error.is_unavailable() {
+        unavailable(&error)
+    } else {
+        internal(&error)
+    }
 }
 
 /// Formats an error and its sources as `outer: cause: root cause`.

@@ -11,12 +11,16 @@ use std::time::Duration;
 use async_nats::jetstream::stream::Stream;
 use certitude_inventory::{Config, RunningService};
 use certitude_platform::clock::{ManualClock, SharedClock};
+use certitude_platform::events::timestamp;
 use certitude_platform::events::{self, Envelope, Event};
 use certitude_platform::seal::{KeyId, Keyring, MasterKey};
 use certitude_platform::shutdown::Shutdown;
 use certitude_platform::testing::{TestDb, TestNats, nats_url};
 use certitude_proto::events::v1::{CertificateIssued, OrderStatusChanged};
 use certitude_proto::inventory::v1::inventory_service_client::InventoryServiceClient;
+use certitude_proto::inventory::v1::{
+    Certificate, GetCertificateRequest, GetLicenseRequest, License, SetLicenseRequest,
+};
 use prost::Message;
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
@@ -44,8 +48,28 @@ pub struct Inventory {
     pub keyring: Keyring,
     pub clock: ManualClock,
     pub client: InventoryServiceClient<Channel>,
+    /// The settings the service started with, to start a replica with the same ones.
+    settings: Vec<(&'static str, String)>,
     shutdown: Shutdown,
     running: RunningService,
+}
+
+/// A second inventory process on the same schema and streams, with the same clock.
+pub struct Replica {
+    pub client: InventoryServiceClient<Channel>,
+    shutdown: Shutdown,
+    running: RunningService,
+}
+
+impl Replica {
+    /// Stops the replica and checks that every task ended cleanly.
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        self.running
+            .wait()
+            .await
+            .expect("every task of the replica stops cleanly");
+    }
 }
 
 impl Inventory {
@@ -57,7 +81,7 @@ impl Inventory {
             MasterKey::generate(KeyId::parse("test").expect("valid id")).expect("key generates");
         let master_keys = master_key.to_config_entry();
         let keyring = Keyring::parse_list(master_keys.expose_secret()).expect("keyring parses");
-        let config = Config::from_pairs([
+        let settings = vec![
             ("DATABASE_URL", db.settings.url.expose_secret().to_owned()),
             ("CERTITUDE_DB_SCHEMA", db.service.schema.clone()),
             ("NATS_URL", nats_url()),
@@ -76,23 +100,26 @@ impl Inventory {
                 "CERTITUDE_MASTER_KEYS",
                 master_keys.expose_secret().to_owned(),
             ),
-        ])
-        .expect("the test config loads");
+        ];
 
         let clock = ManualClock::new(NOW);
-        let shutdown = Shutdown::new();
-        let shared: SharedClock = clock.shared();
-        let running = certitude_inventory::start(config, shared, shutdown.clone())
-            .await
-            .expect("the inventory starts");
-        let client = InventoryServiceClient::connect(format!("http://{}", running.grpc_addr))
-            .await
-            .expect("the gRPC server accepts connections");
+        let (client, shutdown, running) = start_service(&settings, clock.shared()).await;
         Self {
             db,
             nats,
             keyring,
             clock,
+            client,
+            settings,
+            shutdown,
+            running,
+        }
+    }
+
+    /// Starts a second inventory on the same schema and streams, as another replica would run.
+    pub async fn start_replica(&self) -> Replica {
+        let (client, shutdown, running) = start_service(&self.settings, self.clock.shared()).await;
+        Replica {
             client,
             shutdown,
             running,
@@ -189,6 +216,84 @@ impl Inventory {
         .await;
     }
 
+    /// Stores the certificate of `event` and waits until the consumer is done with it.
+    pub async fn store(&self, event: &CertificateIssued) {
+        let (_, sequence) = self.publish_issued(event).await;
+        self.wait_until_consumed(sequence).await;
+    }
+
+    /// Returns certificate `id` through GetCertificate.
+    pub async fn certificate(&self, id: &str) -> Certificate {
+        self.client
+            .clone()
+            .get_certificate(GetCertificateRequest {
+                id: id.to_owned(),
+                ..GetCertificateRequest::default()
+            })
+            .await
+            .expect("GetCertificate finds the certificate")
+            .into_inner()
+    }
+
+    /// Sets the licensed count through SetLicense; `None` lifts the limit.
+    pub async fn set_license(&self, licensed: Option<u64>) -> License {
+        self.client
+            .clone()
+            .set_license(SetLicenseRequest {
+                licensed,
+                actor: "test-admin".to_owned(),
+            })
+            .await
+            .expect("SetLicense succeeds")
+            .into_inner()
+    }
+
+    /// Returns the license through GetLicense.
+    pub async fn license(&self) -> License {
+        self.client
+            .clone()
+            .get_license(GetLicenseRequest {})
+            .await
+            .expect("GetLicense succeeds")
+            .into_inner()
+    }
+
+    /// Returns the payloads of every `M` event on the test stream, in stream order.
+    pub async fn events<M: Event>(&self) -> Vec<M> {
+        let stream = self.stream().await;
+        let state = stream
+            .get_info()
+            .await
+            .expect("the stream info is readable")
+            .state;
+        let subject = self.subject::<M>();
+        let mut payloads = Vec::new();
+        if state.messages == 0 {
+            return payloads;
+        }
+        for sequence in state.first_sequence..=state.last_sequence {
+            let Ok(message) = stream.get_raw_message(sequence).await else {
+                continue;
+            };
+            if message.subject.as_str() != subject {
+                continue;
+            }
+            let envelope =
+                events::decode_envelope(&message.payload).expect("the body is an envelope");
+            payloads.push(events::decode_payload(&envelope).expect("the payload decodes"));
+        }
+        payloads
+    }
+
+    /// Waits until the stream has at least `count` events `M`, and returns all of them.
+    pub async fn wait_for_events<M: Event>(&self, count: usize) -> Vec<M> {
+        eventually_some("the events are on the stream", || async {
+            let found = self.events::<M>().await;
+            (found.len() >= count).then_some(found)
+        })
+        .await
+    }
+
     /// Returns the main test stream.
     pub async fn stream(&self) -> Stream {
         self.nats
@@ -196,6 +301,54 @@ impl Inventory {
             .get_stream(&self.nats.settings.stream)
             .await
             .expect("the test stream exists")
+    }
+}
+
+async fn start_service(
+    settings: &[(&'static str, String)],
+    clock: SharedClock,
+) -> (InventoryServiceClient<Channel>, Shutdown, RunningService) {
+    let config = Config::from_pairs(settings.iter().cloned()).expect("the test config loads");
+    let shutdown = Shutdown::new();
+    let running = certitude_inventory::start(config, clock, shutdown.clone())
+        .await
+        .expect("the inventory starts");
+    let client = InventoryServiceClient::connect(format!("http://{}", running.grpc_addr))
+        .await
+        .expect("the gRPC server accepts connections");
+    (client, shutdown, running)
+}
+
+/// Validity that contains the test clock's [`NOW`].
+pub const CURRENT: (OffsetDateTime, OffsetDateTime) = (
+    datetime!(2030-05-01 00:00:00 UTC),
+    datetime!(2031-05-01 00:00:00 UTC),
+);
+
+/// Builds a CertificateIssued event for a fresh certificate of `dns_name` on a new order, as
+/// order-manager publishes it, valid over `validity`.
+pub fn issued_event(
+    ca: &ca::TestCa,
+    dns_name: &str,
+    serial: u32,
+    validity: (OffsetDateTime, OffsetDateTime),
+) -> CertificateIssued {
+    let (not_before, not_after) = validity;
+    let certificate_pem =
+        ca.issue_with_fresh_key(dns_name, &serial.to_be_bytes(), not_before, not_after);
+    CertificateIssued {
+        order_id: Uuid::now_v7().to_string(),
+        credential_id: Uuid::now_v7().to_string(),
+        tracking_id: 3_000_000 + i64::from(serial),
+        certificate_pem,
+        chain_pem: vec![ca.pem()],
+        serial_number: format!("{serial:X}"),
+        not_after: Some(timestamp(not_after)),
+        key_id: String::new(),
+        replaces_certificate_id: String::new(),
+        certificate_id: Uuid::now_v7().to_string(),
+        order_status: "ISSUED".to_owned(),
+        replacement: String::new(),
     }
 }
 
