@@ -478,10 +478,15 @@ pub async fn find_replacement_of(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<CertificateRecord>, DbError> {
+    // The CTE filters by the partial index on replaces_certificate_id before sorting. Written
+    // as a plain ORDER BY ... LIMIT 1, Postgres without fresh statistics (during a bulk import,
+    // or with autovacuum off) walks the (created_at, id) index and filters every row instead,
+    // so each stored certificate costs a scan of the whole table.
     let record = sqlx::query_as(concat!(
-        "SELECT ",
+        "WITH candidates AS MATERIALIZED (SELECT ",
         certificate_columns!(),
-        " FROM certificates WHERE replaces_certificate_id = $1
+        " FROM certificates WHERE replaces_certificate_id = $1)
+          SELECT * FROM candidates
           ORDER BY created_at, id
           LIMIT 1"
     ))
