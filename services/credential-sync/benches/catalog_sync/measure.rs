@@ -9,7 +9,7 @@
 //! loop over `GET /domains?offset=..&limit=250` that parses each page as JSON and counts its
 //! domains. Neither side has a rate limit: the generated scenario sets no quota on the
 //! simulator, and credential-sync uses no rate budget. The sides alternate round by round, so
-//! drift affects both alike. A sync's duration is the run's own (see [`Side`]); for the first
+//! drift affects both alike. A sync's duration is the run's own (see [`Side`]). For the first
 //! sync, the time observed from the AddCredential request also covers the credential check
 //! against Entrust and storing the credential.
 //!
@@ -89,7 +89,7 @@ impl Scale {
 /// The durations of one side, one per round, and the domains each round read.
 ///
 /// For a sync, `durations` are the run's own, from its `started_at` to its `finished_at`, and
-/// `observed` are the times from the request until GetSyncRun reported the end; for a walk,
+/// `observed` are the times from the request until GetSyncRun reported the end. For a walk,
 /// both are the walk's time.
 #[derive(Debug, Clone, Default)]
 pub struct Side {

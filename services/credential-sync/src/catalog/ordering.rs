@@ -15,7 +15,7 @@ use crate::error::ServiceError;
 /// Product type of the pool that any SSL product except PD_SSL can draw from.
 const FLEX_POOL: &str = "FLEX";
 
-/// What an order needs from the catalog; names as the order lists them.
+/// The parts of an order the catalog lookup needs, with names as the order lists them.
 #[derive(Debug, Clone)]
 pub struct OrderingQuery {
     pub credential_id: Uuid,
@@ -54,7 +54,7 @@ fn covering_domains(dns_names: &[String]) -> Vec<String> {
     candidates
 }
 
-/// Longest wait for a credential's first sync, when an order arrives while it still runs.
+/// Maximum wait for a credential's first sync, when an order arrives while it still runs.
 const FIRST_SYNC_WAIT: Duration = Duration::from_secs(30);
 
 /// Time between two looks at a running first sync.
@@ -68,6 +68,7 @@ pub async fn ordering_catalog(
     query: &OrderingQuery,
 ) -> Result<OrderingCatalog, ServiceError> {
     wait_for_first_sync(pool, query.credential_id).await?;
+
     let candidates = covering_domains(&query.dns_names);
     let domains: Vec<DomainEntry> = sqlx::query_as(
         "SELECT id, name, client_id, verification_method, verification_status, ov_eligible,
@@ -81,6 +82,7 @@ pub async fn ordering_catalog(
     .fetch_all(pool)
     .await
     .map_err(db_error)?;
+
     let organizations: Vec<OrganizationEntry> = match &query.organization {
         Some(name) => sqlx::query_as(
             "SELECT id, name, client_id, verification_status, first_seen_at, updated_at,
@@ -96,6 +98,7 @@ pub async fn ordering_catalog(
         .map_err(db_error)?,
         None => Vec::new(),
     };
+
     let product_types = [
         query.product_type.trim().to_ascii_uppercase(),
         FLEX_POOL.to_owned(),
@@ -112,6 +115,7 @@ pub async fn ordering_catalog(
     .fetch_all(pool)
     .await
     .map_err(db_error)?;
+
     let synced_at: Option<OffsetDateTime> = sqlx::query_scalar(
         "SELECT max(finished_at) FROM sync_runs
          WHERE credential_id = $1 AND state IN ('succeeded', 'partial')",
@@ -120,6 +124,7 @@ pub async fn ordering_catalog(
     .fetch_one(pool)
     .await
     .map_err(db_error)?;
+
     Ok(OrderingCatalog {
         domains,
         organizations,

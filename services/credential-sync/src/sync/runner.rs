@@ -311,6 +311,7 @@ async fn stream_domains(
     });
     // Aborts the listing when this future is dropped, such as on shutdown.
     let listing = AbortOnDropHandle::new(listing);
+
     // The writer reads the stored domains while the first pages are fetched.
     let writing = async {
         // Owned here, so the receiver closes when the writer stops, which ends the listing.
@@ -321,6 +322,7 @@ async fn stream_domains(
         }
         Ok::<DomainWriter, sqlx::Error>(writer)
     };
+
     let (listed, written) = tokio::join!(listing, writing);
     let writer = written?;
     let listed = listed.map_err(RunError::Listing)?;
@@ -328,6 +330,7 @@ async fn stream_domains(
         savepoint.rollback().await?;
         return Ok(Err(error));
     }
+
     let counts = writer.finish(&mut savepoint).await?;
     savepoint.commit().await?;
     Ok(Ok(counts))

@@ -442,7 +442,7 @@ mod tests {
     }
 
     #[test]
-    fn flex_pool_pays_for_missing_or_empty_ssl_products() {
+    fn flex_pool_covers_missing_product() {
         let dns_names = names(&["example.com"]);
         let mut without_standard = catalog();
         without_standard
