@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "certitude/events/v1/credential_events.proto",
     "certitude/events/v1/order_events.proto",
     "certitude/events/v1/inventory_events.proto",
+    "certitude/events/v1/renewal_events.proto",
     "certitude/credential/v1/credential.proto",
     "certitude/order/v1/order.proto",
     "certitude/inventory/v1/inventory.proto",

@@ -7,7 +7,8 @@
 //! `ON CONFLICT DO NOTHING`. When the row already exists the event was processed before: it
 //! commits and acknowledges without calling the handler. Otherwise it calls the handler in the
 //! same transaction, commits, then acknowledges. A redelivered or republished event thus has no
-//! second effect.
+//! second effect. Messages that arrive together share one transaction, up to `group_size` of
+//! them (see [`group`]), so a backlog costs one commit per group instead of one per event.
 //!
 //! On a handler error the transaction rolls back and the message is negatively acknowledged
 //! with the delay of `backoff` for that attempt. When the failing attempt is the
@@ -20,6 +21,7 @@
 //! key `(consumer, event_id)`.
 
 pub mod dead_letter;
+mod group;
 mod handler;
 mod process;
 
@@ -58,6 +60,10 @@ pub struct ConsumerSettings {
     pub backoff: Vec<Duration>,
     /// Messages requested per pull.
     pub batch_size: usize,
+    /// Maximum events applied in one transaction. Messages already received when one is
+    /// taken up are applied together, up to this many, with one commit; 1 applies each in a
+    /// transaction of its own.
+    pub group_size: usize,
     /// How long one pull request waits for messages.
     pub pull_expires: Duration,
     /// How long inbox rows are kept. Keep it at least as long as the stream keeps messages.
@@ -82,7 +88,8 @@ impl ConsumerSettings {
             max_deliver: 5,
             ack_wait: Duration::from_secs(30),
             backoff: [1, 5, 30, 120].map(Duration::from_secs).to_vec(),
-            batch_size: 10,
+            batch_size: 100,
+            group_size: 100,
             pull_expires: Duration::from_secs(5),
             inbox_retention: events.max_age,
         }
@@ -116,6 +123,9 @@ impl ConsumerSettings {
         }
         if self.batch_size == 0 {
             return invalid("batch_size", "0".to_owned(), "1 or more");
+        }
+        if self.group_size == 0 {
+            return invalid("group_size", "0".to_owned(), "1 or more");
         }
         Ok(())
     }
@@ -170,10 +180,10 @@ struct Consumer<H> {
     handler: H,
 }
 
-/// Creates (or reuses) the durable consumer and processes its messages one at a time until
-/// `shutdown` is cancelled.
+/// Creates (or reuses) the durable consumer and processes its messages until `shutdown` is
+/// cancelled, several in one transaction when they arrive together (see [`group`]).
 ///
-/// On shutdown it stops pulling and finishes the message in progress. Messages it received
+/// On shutdown it stops pulling and finishes the messages in progress. Messages it received
 /// but had not started go back to JetStream at once (negative acknowledgement without delay),
 /// so only finished messages are acknowledged. Fails only when the settings are invalid or the
 /// consumer cannot be created. Later NATS or Postgres failures are logged and retried.
@@ -275,7 +285,13 @@ impl<H: EventHandler> Consumer<H> {
                 next = batch.next() => next,
             };
             match next {
-                Some(Ok(message)) => self.process(message).await,
+                Some(Ok(message)) => {
+                    let (group, ended) = self.take_received(message, &mut batch);
+                    self.process_group(group).await;
+                    if ended {
+                        return;
+                    }
+                }
                 Some(Err(error)) => {
                     tracing::warn!(
                         consumer = %self.settings.durable_name,
@@ -287,6 +303,32 @@ impl<H: EventHandler> Consumer<H> {
                 None => return,
             }
         }
+    }
+
+    /// Returns `first` with the messages of `batch` already received, up to `group_size`,
+    /// and whether the batch ended.
+    fn take_received(
+        &self,
+        first: jetstream::Message,
+        batch: &mut pull::Batch,
+    ) -> (Vec<jetstream::Message>, bool) {
+        let mut group = vec![first];
+        while group.len() < self.settings.group_size {
+            match batch.next().now_or_never() {
+                Some(Some(Ok(message))) => group.push(message),
+                Some(Some(Err(error))) => {
+                    tracing::warn!(
+                        consumer = %self.settings.durable_name,
+                        error = %error_text(error.as_ref(), 1024),
+                        "receiving events failed; pulling again"
+                    );
+                    return (group, true);
+                }
+                Some(None) => return (group, true),
+                None => break,
+            }
+        }
+        (group, false)
     }
 
     async fn prune_inbox(&self) {

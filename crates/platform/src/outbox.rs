@@ -18,6 +18,8 @@ mod listener;
 mod maintenance;
 mod relay;
 
+use std::collections::{BTreeMap, HashMap};
+
 use certitude_proto::events::v1::Envelope;
 use prost::Message;
 use sqlx::PgConnection;
@@ -155,6 +157,57 @@ impl Outbox {
         })
     }
 
+    /// Writes `events` on `conn`, inside the caller's transaction, as [`Outbox::enqueue`] does
+    /// for each, with two statements in all: one allocating the sequence numbers of every
+    /// aggregate and one inserting every row. Events of one aggregate get consecutive numbers
+    /// in the order given. Returns the enqueued events in that order.
+    pub async fn enqueue_many(
+        &self,
+        conn: &mut PgConnection,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<EnqueuedEvent>, OutboxError> {
+        let Some(first) = events.first() else {
+            return Ok(Vec::new());
+        };
+        let first_type = first.event_type;
+        if let Some(event) = events.iter().find(|event| event.aggregate_id.is_empty()) {
+            return Err(OutboxError::EmptyAggregateId {
+                event_type: event.event_type.full_name,
+                aggregate: event.event_type.aggregate,
+            });
+        }
+        let db_error = |source: DbError| OutboxError::Db {
+            event_type: first_type.full_name,
+            source,
+        };
+
+        let mut next_sequence = allocate_sequences(conn, &events).await.map_err(db_error)?;
+        let rows: Vec<OutboxRow> = events
+            .into_iter()
+            .map(|event| {
+                let key = (
+                    event.event_type.aggregate.to_owned(),
+                    event.aggregate_id.clone(),
+                );
+                let sequence = next_sequence.get_mut(&key).map_or(1, |next| {
+                    *next += 1;
+                    *next - 1
+                });
+                self.row(event, sequence)
+            })
+            .collect();
+        insert_many(conn, &rows).await.map_err(db_error)?;
+
+        Ok(rows
+            .into_iter()
+            .map(|row| EnqueuedEvent {
+                event_id: row.id,
+                subject: row.subject,
+                sequence: row.envelope.sequence,
+            })
+            .collect())
+    }
+
     fn row(&self, event: NewEvent, sequence: u64) -> OutboxRow {
         let id = Uuid::now_v7();
         let now = self.clock.now();
@@ -205,6 +258,93 @@ async fn allocate_sequence(
     .await?;
     // The counter starts at 1 and only grows.
     Ok(sequence.unsigned_abs())
+}
+
+/// Allocates the sequence numbers of every aggregate of `events` with one upsert. The counters
+/// are passed in key order, so two concurrent calls lock their common counters in the same
+/// order. Returns the first new number of each aggregate.
+async fn allocate_sequences(
+    conn: &mut PgConnection,
+    events: &[NewEvent],
+) -> Result<HashMap<(String, String), u64>, DbError> {
+    let mut counts: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for event in events {
+        *counts
+            .entry((event.event_type.aggregate, event.aggregate_id.as_str()))
+            .or_default() += 1;
+    }
+    let types: Vec<&str> = counts.keys().map(|(kind, _)| *kind).collect();
+    let ids: Vec<&str> = counts.keys().map(|(_, id)| *id).collect();
+    let amounts: Vec<i64> = counts.values().copied().collect();
+    let last: Vec<(String, String, i64)> = sqlx::query_as(
+        "INSERT INTO outbox_sequences (aggregate_type, aggregate_id, last_sequence)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+         ON CONFLICT (aggregate_type, aggregate_id)
+         DO UPDATE SET last_sequence = outbox_sequences.last_sequence + EXCLUDED.last_sequence
+         RETURNING aggregate_type, aggregate_id, last_sequence",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .bind(&amounts)
+    .fetch_all(conn)
+    .await?;
+
+    Ok(last
+        .into_iter()
+        .map(|(kind, id, last_sequence)| {
+            let amount = counts.get(&(kind.as_str(), id.as_str())).copied();
+            let first = last_sequence - amount.unwrap_or(1) + 1;
+            ((kind, id), first.unsigned_abs())
+        })
+        .collect())
+}
+
+async fn insert_many(conn: &mut PgConnection, rows: &[OutboxRow]) -> Result<(), DbError> {
+    // One array per column, for unnest.
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let subjects: Vec<&str> = rows.iter().map(|row| row.subject.as_str()).collect();
+    let event_types: Vec<&str> = rows
+        .iter()
+        .map(|r| r.envelope.event_type.as_str())
+        .collect();
+    let aggregate_types: Vec<&str> = rows
+        .iter()
+        .map(|row| row.envelope.aggregate_type.as_str())
+        .collect();
+    let aggregate_ids: Vec<&str> = rows
+        .iter()
+        .map(|row| row.envelope.aggregate_id.as_str())
+        .collect();
+    let sequences: Vec<i64> = rows
+        .iter()
+        .map(|row| i64::try_from(row.envelope.sequence).unwrap_or(i64::MAX))
+        .collect();
+    let envelopes: Vec<Vec<u8>> = rows
+        .iter()
+        .map(|row| events::encode_envelope(&row.envelope))
+        .collect();
+    let traceparents: Vec<Option<&str>> =
+        rows.iter().map(|row| row.traceparent.as_deref()).collect();
+    let created: Vec<time::OffsetDateTime> = rows.iter().map(|row| row.created_at).collect();
+
+    sqlx::query(
+        "INSERT INTO outbox (id, subject, event_type, aggregate_type, aggregate_id, sequence,
+                             envelope, traceparent, created_at)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::bigint[], $7::bytea[], $8::text[], $9::timestamptz[])",
+    )
+    .bind(&ids)
+    .bind(&subjects)
+    .bind(&event_types)
+    .bind(&aggregate_types)
+    .bind(&aggregate_ids)
+    .bind(&sequences)
+    .bind(&envelopes)
+    .bind(&traceparents)
+    .bind(&created)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn insert(conn: &mut PgConnection, row: &OutboxRow) -> Result<(), DbError> {

@@ -11,6 +11,7 @@ use certitude_platform::health;
 use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
 use certitude_platform::service::{self, Backends, ServiceTasks};
 use certitude_platform::shutdown::Shutdown;
+use certitude_platform::telemetry::metrics;
 use certitude_proto::credential::v1::credential_service_server::CredentialServiceServer;
 use sqlx::migrate::Migrator;
 
@@ -100,6 +101,8 @@ pub async fn start_with_orders(
     let syncs = SyncLauncher::new(deps.clone(), shutdown.token());
     let api = CredentialApi::new(deps, syncs.clone(), orders);
     let readiness = service::readiness(pool.clone(), nats);
+    let gauge_pool = pool.clone();
+    let gauge_clock = clock.clone();
     let relay = Relay::new(pool, jetstream, clock, &events, RelaySettings::default());
 
     // A failing task triggers `shutdown` itself, so it stops everything that shares it, not
@@ -114,6 +117,13 @@ pub async fn start_with_orders(
     let health_shutdown = shutdown.cancelled();
     tasks.spawn("health-server", async move {
         health::serve(http_listener, readiness, health_shutdown).await?;
+        Ok(())
+    });
+    let gauge_stop = shutdown.token();
+    tasks.spawn("database-gauges", async move {
+        let gauges = metrics::outbox_gauges();
+        metrics::run_database_gauges(gauge_pool, gauge_clock, SERVICE_NAME, gauges, gauge_stop)
+            .await;
         Ok(())
     });
     let relay_shutdown = shutdown.token();

@@ -74,6 +74,14 @@ pub struct Config {
     )]
     pub inventory_url: String,
 
+    /// gRPC URL of renewal-scheduler.
+    #[arg(
+        long,
+        env = "CERTITUDE_RENEWAL_SCHEDULER_URL",
+        default_value = clients::DEFAULT_RENEWAL_SCHEDULER_URL
+    )]
+    pub renewal_scheduler_url: String,
+
     /// Deadline of each call to a service, in seconds.
     #[arg(long, env = "CERTITUDE_SERVICE_TIMEOUT_SECS", default_value = "60")]
     pub service_timeout_secs: u64,
@@ -140,6 +148,10 @@ pub async fn start(
         &config.credential_sync_url,
         &config.order_manager_url,
         &config.inventory_url,
+        Duration::from_secs(config.service_timeout_secs),
+    )?
+    .with_renewal_scheduler(
+        &config.renewal_scheduler_url,
         Duration::from_secs(config.service_timeout_secs),
     )?;
     let nats = service::connect_nats(&config.common, APPLICATION_NAME).await?;

@@ -510,6 +510,7 @@ async fn renewal_needs_an_idempotency_key() {
             reuse_key: true,
             key_algorithm: String::new(),
             validity_days: 0,
+            renewal_policy_id: String::new(),
         })]
     );
     gateway.stop().await;

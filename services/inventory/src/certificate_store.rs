@@ -389,6 +389,144 @@ pub async fn insert(
     })
 }
 
+/// Inserts `certificates` as held with one statement, leaving out each one whose id or
+/// fingerprint is stored already, and returns the rows inserted.
+pub async fn insert_held_many(
+    conn: &mut PgConnection,
+    certificates: &[NewCertificate],
+) -> Result<Vec<CertificateRecord>, DbError> {
+    // Postgres arrays are rectangular, so each row's lists travel as one JSON array.
+    let json_list = |values: &[String]| serde_json::Value::from(values.to_vec()).to_string();
+    let text = |value: fn(&NewCertificate) -> Option<&str>| -> Vec<Option<&str>> {
+        certificates.iter().map(value).collect()
+    };
+    let facts = |value: fn(&CertificateFacts) -> &str| -> Vec<&str> {
+        certificates.iter().map(|c| value(&c.facts)).collect()
+    };
+    let records = sqlx::query_as(concat!(
+        "INSERT INTO certificates (
+             id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id, subject,
+             common_name, dns_names, issuer, serial_number, not_before, not_after, key_type,
+             key_bits, signature_algorithm, sha256_fingerprint, certificate_pem, chain_pem,
+             chain_status, status, source, created_at, replacement, inventory_state, admitted_at)
+         SELECT id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id,
+                subject, common_name, ARRAY(SELECT jsonb_array_elements_text(dns_names::jsonb)),
+                issuer, serial_number, not_before, not_after, key_type, key_bits,
+                signature_algorithm, sha256_fingerprint, certificate_pem,
+                ARRAY(SELECT jsonb_array_elements_text(chain_pem::jsonb)), chain_status, status,
+                source, created_at, replacement, 'held', created_at
+         FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::uuid[], $6::uuid[],
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                     $12::timestamptz[], $13::timestamptz[], $14::text[], $15::int[],
+                     $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
+                     $21::text[], $22::text[], $23::timestamptz[], $24::text[])
+              AS new (id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id,
+                      subject, common_name, dns_names, issuer, serial_number, not_before,
+                      not_after, key_type, key_bits, signature_algorithm, sha256_fingerprint,
+                      certificate_pem, chain_pem, chain_status, status, source, created_at,
+                      replacement)
+         ON CONFLICT DO NOTHING
+         RETURNING ",
+        certificate_columns!()
+    ))
+    .bind(certificates.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(text(|c| c.order_id.as_deref()))
+    .bind(
+        certificates
+            .iter()
+            .map(|c| c.tracking_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|c| c.credential_id.as_deref()))
+    .bind(certificates.iter().map(|c| c.key_id).collect::<Vec<_>>())
+    .bind(
+        certificates
+            .iter()
+            .map(|c| c.replaces_certificate_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(facts(|f| &f.subject))
+    .bind(text(|c| c.facts.common_name.as_deref()))
+    .bind(
+        certificates
+            .iter()
+            .map(|c| json_list(&c.facts.dns_names))
+            .collect::<Vec<_>>(),
+    )
+    .bind(facts(|f| &f.issuer))
+    .bind(facts(|f| &f.serial_number))
+    .bind(
+        certificates
+            .iter()
+            .map(|c| c.facts.not_before)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        certificates
+            .iter()
+            .map(|c| c.facts.not_after)
+            .collect::<Vec<_>>(),
+    )
+    .bind(facts(|f| &f.key_type))
+    .bind(
+        certificates
+            .iter()
+            .map(|c| i32::try_from(c.facts.key_bits).unwrap_or(0))
+            .collect::<Vec<_>>(),
+    )
+    .bind(facts(|f| &f.signature_algorithm))
+    .bind(facts(|f| &f.sha256_fingerprint))
+    .bind(text(|c| Some(&c.certificate_pem)))
+    .bind(
+        certificates
+            .iter()
+            .map(|c| json_list(&c.chain_pem))
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|c| Some(c.chain_status.as_str())))
+    .bind(text(|c| Some(c.status.as_str())))
+    .bind(text(|c| Some(c.source.as_str())))
+    .bind(
+        certificates
+            .iter()
+            .map(|c| c.created_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|c| c.replacement.map(Replacement::as_str)))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(records)
+}
+
+/// Returns whether a stored certificate replaces one of `ids`.
+pub async fn any_replaces(conn: &mut PgConnection, ids: &[Uuid]) -> Result<bool, DbError> {
+    // Counting in a materialized CTE keeps Postgres on the partial index, as in
+    // `find_replacement_of`.
+    let count: i64 = sqlx::query_scalar(
+        "WITH candidates AS MATERIALIZED (
+             SELECT id FROM certificates WHERE replaces_certificate_id = ANY($1))
+         SELECT count(*) FROM candidates",
+    )
+    .bind(ids)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(count > 0)
+}
+
+/// Returns the ids of the stored certificates with one of `fingerprints`, by fingerprint.
+pub async fn ids_by_fingerprint(
+    conn: &mut PgConnection,
+    fingerprints: &[&str],
+) -> Result<Vec<(String, Uuid)>, DbError> {
+    let ids = sqlx::query_as(
+        "SELECT sha256_fingerprint, id FROM certificates WHERE sha256_fingerprint = ANY($1)",
+    )
+    .bind(fingerprints)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids)
+}
+
 /// Applies `rule` at `now` to every certificate of order `order_id` and returns how many
 /// changed status.
 ///

@@ -41,6 +41,8 @@ use crate::order_status;
 /// Durable consumer name of the inventory's CertificateIssued consumer.
 pub const DURABLE_NAME: &str = "inventory-certificate-issued";
 
+mod batch;
+
 /// A CertificateIssued event that could not be stored. The text goes to the dead-letter
 /// headers; it names ids and fields, never certificate contents or keys.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,20 @@ pub enum IngestError {
         #[source]
         source: Box<LifecycleError>,
     },
+
+    #[error("reading the order states of a batch of {count} certificates failed")]
+    BatchDb {
+        count: usize,
+        #[source]
+        source: Box<DbError>,
+    },
+
+    #[error("storing a batch of {count} certificates in the inventory failed")]
+    BatchStore {
+        count: usize,
+        #[source]
+        source: Box<LifecycleError>,
+    },
 }
 
 /// Stores the certificate of each CertificateIssued event, held or waiting, with its events.
@@ -113,30 +129,7 @@ impl CertificateIssuedHandler {
                 certificate_id: id,
                 source: Box::new(source),
             })?;
-
-        match outcome {
-            StoreOutcome::Held(record)
-            | StoreOutcome::Waiting(record)
-            | StoreOutcome::Superseded(record) => {
-                tracing::info!(
-                    certificate.id = %id,
-                    certificate.serial = %record.serial_number,
-                    certificate.inventory_state = %record.inventory_state,
-                    key.id = ?record.key_id,
-                    "stored certificate in the inventory"
-                );
-            }
-            StoreOutcome::SameId => {
-                tracing::debug!(certificate.id = %id, "certificate already stored; nothing to do");
-            }
-            StoreOutcome::SameFingerprint { existing_id } => {
-                tracing::warn!(
-                    certificate.id = %id,
-                    certificate.existing_id = %existing_id,
-                    "the same certificate is already stored under another id; ignoring the event"
-                );
-            }
-        }
+        log_outcome(id, &outcome);
         Ok(())
     }
 
@@ -145,6 +138,30 @@ impl CertificateIssuedHandler {
         conn: &mut PgConnection,
         issued: &CertificateIssued,
     ) -> Result<NewCertificate, IngestError> {
+        let parsed = Parsed::of(issued)?;
+        let db_error = |source| IngestError::Db {
+            certificate_id: parsed.id,
+            source: Box::new(source),
+        };
+        let key_id = matching_key(conn, parsed.id, &issued.key_id, &parsed.facts)
+            .await
+            .map_err(db_error)?;
+        let rule = status_rule(conn, issued).await.map_err(db_error)?;
+        Ok(parsed.into_new_certificate(issued, key_id, rule, self.clock.now()))
+    }
+}
+
+/// The certificate of a CertificateIssued event, read and checked without the database.
+struct Parsed {
+    id: Uuid,
+    leaf_der: Vec<u8>,
+    facts: CertificateFacts,
+    issuers: Vec<Vec<u8>>,
+    chain_status: ChainStatus,
+}
+
+impl Parsed {
+    fn of(issued: &CertificateIssued) -> Result<Self, IngestError> {
         let id = Uuid::parse_str(&issued.certificate_id).map_err(|source| {
             IngestError::CertificateId {
                 value: issued.certificate_id.clone(),
@@ -163,19 +180,26 @@ impl CertificateIssuedHandler {
         })?;
         let issuers = issuer_chain(id, &leaf_der, &issued.chain_pem)?;
         let chain_status = verify_chain(id, &leaf_der, &issuers);
-        let db_error = |source| IngestError::Db {
-            certificate_id: id,
-            source: Box::new(source),
-        };
-        let key_id = matching_key(conn, id, &issued.key_id, &facts)
-            .await
-            .map_err(db_error)?;
-        let rule = status_rule(conn, issued).await.map_err(db_error)?;
-        let now = self.clock.now();
+        Ok(Self {
+            id,
+            leaf_der,
+            facts,
+            issuers,
+            chain_status,
+        })
+    }
+
+    fn into_new_certificate(
+        self,
+        issued: &CertificateIssued,
+        key_id: Option<Uuid>,
+        rule: StatusRule,
+        now: time::OffsetDateTime,
+    ) -> NewCertificate {
+        let id = self.id;
         let replaces_certificate_id = replaced_id(id, &issued.replaces_certificate_id);
         let replacement = replaces_certificate_id.map(|_| replacement(id, &issued.replacement));
-
-        Ok(NewCertificate {
+        NewCertificate {
             id,
             order_id: non_empty(&issued.order_id),
             tracking_id: (issued.tracking_id != 0).then_some(issued.tracking_id),
@@ -183,27 +207,67 @@ impl CertificateIssuedHandler {
             key_id,
             replaces_certificate_id,
             replacement,
-            status: rule.status_at(facts.not_after, now),
+            status: rule.status_at(self.facts.not_after, now),
             source: if issued.order_id.is_empty() {
                 Source::Import
             } else {
                 Source::Order
             },
-            certificate_pem: certificate::der_to_pem(&leaf_der),
-            chain_pem: issuers
+            certificate_pem: certificate::der_to_pem(&self.leaf_der),
+            chain_pem: self
+                .issuers
                 .iter()
                 .map(|der| certificate::der_to_pem(der))
                 .collect(),
-            chain_status,
-            facts,
+            chain_status: self.chain_status,
+            facts: self.facts,
             created_at: now,
-        })
+        }
+    }
+}
+
+/// Logs what storing certificate `id` did.
+fn log_outcome(id: Uuid, outcome: &StoreOutcome) {
+    match outcome {
+        StoreOutcome::Held(record)
+        | StoreOutcome::Waiting(record)
+        | StoreOutcome::Superseded(record) => {
+            tracing::info!(
+                certificate.id = %id,
+                certificate.serial = %record.serial_number,
+                certificate.inventory_state = %record.inventory_state,
+                key.id = ?record.key_id,
+                "stored certificate in the inventory"
+            );
+        }
+        StoreOutcome::SameId => {
+            tracing::debug!(certificate.id = %id, "certificate already stored; nothing to do");
+        }
+        StoreOutcome::SameFingerprint { existing_id } => {
+            tracing::warn!(
+                certificate.id = %id,
+                certificate.existing_id = %existing_id,
+                "the same certificate is already stored under another id; ignoring the event"
+            );
+        }
     }
 }
 
 impl EventHandler for CertificateIssuedHandler {
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
         self.store(conn, event).await.map_err(BoxError::from)
+    }
+
+    fn handles_batches(&self) -> bool {
+        true
+    }
+
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> Result<(), BoxError> {
+        self.store_batch(conn, events).await.map_err(BoxError::from)
     }
 }
 
@@ -312,17 +376,22 @@ async fn status_rule(
     conn: &mut PgConnection,
     issued: &CertificateIssued,
 ) -> Result<StatusRule, DbError> {
-    let from_event =
-        StatusRule::for_order_state(&issued.order_status).unwrap_or(StatusRule::ByValidity);
     if issued.order_id.is_empty() {
-        return Ok(from_event);
+        return Ok(rule_of(issued, None));
     }
     order_status::lock_order(conn, &issued.order_id).await?;
     let recorded = order_status::recorded_state(conn, &issued.order_id).await?;
-    Ok(recorded
-        .as_deref()
+    Ok(rule_of(issued, recorded.as_deref()))
+}
+
+/// Returns the status rule of the order's `recorded` state when it sets one, else the one of
+/// the event's `order_status`.
+fn rule_of(issued: &CertificateIssued, recorded: Option<&str>) -> StatusRule {
+    let from_event =
+        StatusRule::for_order_state(&issued.order_status).unwrap_or(StatusRule::ByValidity);
+    recorded
         .and_then(StatusRule::for_order_state)
-        .unwrap_or(from_event))
+        .unwrap_or(from_event)
 }
 
 fn replaced_id(certificate_id: Uuid, value: &str) -> Option<Uuid> {

@@ -15,6 +15,7 @@ pub mod deployment_store;
 pub mod deployments;
 pub mod events;
 pub mod files;
+mod gauges;
 pub mod grpc;
 pub mod ingest;
 pub mod key_service;

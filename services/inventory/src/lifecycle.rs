@@ -21,6 +21,8 @@
 //! Every step runs in the caller's transaction and first locks the license row (see
 //! [`license`]), so replicas take turns and the held count stays exact.
 
+use std::collections::HashMap;
+
 use certitude_platform::db::DbError;
 use certitude_platform::outbox::{NewEvent, Outbox, OutboxError};
 use sqlx::PgConnection;
@@ -179,6 +181,85 @@ impl Lifecycle {
         };
         self.admit_waiting(conn, &mut license, now).await?;
         Ok(outcome)
+    }
+
+    /// Stores `certificates` as held with a few statements for all of them, with the same
+    /// outcome as [`Lifecycle::store`] for each in turn, when that outcome is plain: none
+    /// replaces another, none was replaced before it arrived, and the license has a slot for
+    /// every one. Otherwise it writes nothing and returns `None`, and the caller stores each
+    /// with [`Lifecycle::store`]. Outcomes are returned in the order given.
+    pub async fn store_many(
+        &self,
+        conn: &mut PgConnection,
+        certificates: &[NewCertificate],
+        now: OffsetDateTime,
+    ) -> Result<Option<Vec<StoreOutcome>>, LifecycleError> {
+        if certificates
+            .iter()
+            .any(|certificate| certificate.replaces_certificate_id.is_some())
+        {
+            return Ok(None);
+        }
+        let mut license = license::lock(conn).await?;
+        let count = i64::try_from(certificates.len()).unwrap_or(i64::MAX);
+        if license.free_slots().is_some_and(|free| free < count) {
+            return Ok(None);
+        }
+        let ids: Vec<Uuid> = certificates.iter().map(|c| c.id).collect();
+        if certificate_store::any_replaces(conn, &ids).await? {
+            return Ok(None);
+        }
+
+        let inserted = certificate_store::insert_held_many(conn, certificates).await?;
+        let mut records: HashMap<Uuid, CertificateRecord> = inserted
+            .into_iter()
+            .map(|record| (record.id, record))
+            .collect();
+        let existing = self.existing_ids(conn, certificates, &records).await?;
+        if !records.is_empty() {
+            license.held += i64::try_from(records.len()).unwrap_or(i64::MAX);
+            license::set_held(conn, license.held).await?;
+        }
+
+        let mut events = Vec::with_capacity(records.len());
+        let mut outcomes = Vec::with_capacity(certificates.len());
+        for certificate in certificates {
+            match records.remove(&certificate.id) {
+                Some(record) => {
+                    let added = events::added_to_inventory(&record, now);
+                    events.push(NewEvent::new(record.id.to_string(), &added));
+                    outcomes.push(StoreOutcome::Held(Box::new(record)));
+                }
+                None => outcomes.push(match existing.get(&certificate.facts.sha256_fingerprint) {
+                    Some(&existing_id) if existing_id != certificate.id => {
+                        StoreOutcome::SameFingerprint { existing_id }
+                    }
+                    _ => StoreOutcome::SameId,
+                }),
+            }
+        }
+        self.outbox.enqueue_many(conn, events).await?;
+        self.admit_waiting(conn, &mut license, now).await?;
+        Ok(Some(outcomes))
+    }
+
+    /// Returns the stored ids, by fingerprint, of the certificates that `inserted` lacks.
+    async fn existing_ids(
+        &self,
+        conn: &mut PgConnection,
+        certificates: &[NewCertificate],
+        inserted: &HashMap<Uuid, CertificateRecord>,
+    ) -> Result<HashMap<String, Uuid>, LifecycleError> {
+        let fingerprints: Vec<&str> = certificates
+            .iter()
+            .filter(|certificate| !inserted.contains_key(&certificate.id))
+            .map(|certificate| certificate.facts.sha256_fingerprint.as_str())
+            .collect();
+        if fingerprints.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found = certificate_store::ids_by_fingerprint(conn, &fingerprints).await?;
+        Ok(found.into_iter().collect())
     }
 
     /// Marks `previous` replaced by `successor`, copies its locations to `successor` as needing

@@ -14,6 +14,8 @@
 //! Both consumers take [`lock_order`] before they read or write an order's statuses, so the
 //! two cannot interleave on the same order.
 
+use std::collections::HashMap;
+
 use certitude_platform::clock::SharedClock;
 use certitude_platform::consumer::{BoxError, EventHandler, ReceivedEvent};
 use certitude_platform::db::DbError;
@@ -144,6 +146,38 @@ pub async fn recorded_state(
         .fetch_optional(&mut *conn)
         .await?;
     Ok(state)
+}
+
+/// Takes the advisory locks of every order of `order_ids`, as [`lock_order`] does. They are
+/// taken in sorted order, so two calls of this function cannot deadlock on each other.
+pub async fn lock_orders(conn: &mut PgConnection, order_ids: &[&str]) -> Result<(), DbError> {
+    let mut sorted = order_ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock($1, hashtext(order_id))
+         FROM unnest($2::text[]) WITH ORDINALITY AS locked (order_id, position)
+         ORDER BY position",
+    )
+    .bind(ORDER_LOCK_CLASS)
+    .bind(&sorted)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Returns the recorded state of each order of `order_ids` that has one, by order id. Call it
+/// under [`lock_orders`].
+pub async fn recorded_states(
+    conn: &mut PgConnection,
+    order_ids: &[&str],
+) -> Result<HashMap<String, String>, DbError> {
+    let states: Vec<(String, String)> =
+        sqlx::query_as("SELECT order_id, status FROM order_statuses WHERE order_id = ANY($1)")
+            .bind(order_ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(states.into_iter().collect())
 }
 
 /// Records `state` as the state of order `order_id` unless a change with the same or a

@@ -12,6 +12,7 @@ use certitude_platform::health;
 use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
 use certitude_platform::service::{self, Backends, ServiceTasks};
 use certitude_platform::shutdown::Shutdown;
+use certitude_platform::telemetry::metrics;
 use certitude_proto::events::v1::{CertificateIssued, OrderStatusChanged};
 use certitude_proto::inventory::v1::inventory_service_server::InventoryServiceServer;
 use sqlx::migrate::Migrator;
@@ -113,6 +114,28 @@ pub async fn start(
         Ok(())
     });
 
+    let gauge_pool = pool.clone();
+    let gauge_clock = clock.clone();
+    let gauge_stop = stop.token();
+    tasks.spawn("database-gauges", async move {
+        let gauges = crate::gauges::all();
+        metrics::run_database_gauges(gauge_pool, gauge_clock, SERVICE_NAME, gauges, gauge_stop)
+            .await;
+        Ok(())
+    });
+    let lag = metrics::run_consumer_lag(
+        jetstream.clone(),
+        events.stream.clone(),
+        vec![
+            crate::ingest::DURABLE_NAME,
+            crate::order_status::DURABLE_NAME,
+        ],
+        stop.token(),
+    );
+    tasks.spawn("consumer-lag", async move {
+        lag.await;
+        Ok(())
+    });
     let relay = Relay::new(
         pool.clone(),
         jetstream.clone(),

@@ -98,6 +98,12 @@ pub struct Config {
     #[arg(long, env = "CERTITUDE_IMPORT_PAGE_SIZE", default_value = "500",
         value_parser = clap::value_parser!(u32).range(1..=1000), help_heading = "Orders")]
     pub import_page_size: u32,
+
+    /// Order details an import fetches from Entrust at once, for the certificates of a page.
+    /// The credential's rate limit still applies to each request.
+    #[arg(long, env = "CERTITUDE_IMPORT_FETCH_CONCURRENCY", default_value = "8",
+        value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Orders")]
+    pub import_fetch_concurrency: u32,
 }
 
 /// The config as a command of its own, for [`Config::from_pairs`].

@@ -24,6 +24,7 @@ pub(crate) struct Settings {
     pub reconcile_window: Duration,
     pub portal_reconcile_interval: Duration,
     pub import_page_size: u32,
+    pub import_fetch_concurrency: u32,
 }
 
 impl Settings {
@@ -38,6 +39,7 @@ impl Settings {
             reconcile_window: config.reconcile_window,
             portal_reconcile_interval: config.portal_reconcile_interval,
             import_page_size: config.import_page_size,
+            import_fetch_concurrency: config.import_fetch_concurrency,
         }
     }
 
@@ -90,6 +92,7 @@ mod tests {
             reconcile_window: Duration::from_secs(600),
             portal_reconcile_interval: Duration::from_secs(900),
             import_page_size: 500,
+            import_fetch_concurrency: 8,
         }
     }
 

@@ -55,6 +55,14 @@ pub enum OrderError {
         renewable_from: String,
     },
 
+    /// An enabled auto-renewal policy covers the order, so renewal-scheduler renews it and a
+    /// manual renewal is rejected; nothing was sent to Entrust.
+    #[error(
+        "cannot renew order {order_id} by hand: auto-renewal policy {policy_id} is active for \
+         it and renews it on schedule; disable the policy first to renew it by hand"
+    )]
+    AutoRenewalActive { order_id: Uuid, policy_id: Uuid },
+
     /// No administrator credential may carry out the operation, or Entrust responded with HTTP
     /// 403. The message names the credential and what to do.
     #[error("{message}")]

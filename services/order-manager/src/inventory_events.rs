@@ -24,6 +24,7 @@ use certitude_platform::consumer::{
 use certitude_platform::events::{EnvelopeError, Event, EventsSettings};
 use certitude_platform::service::ServiceTasks;
 use certitude_platform::shutdown::Shutdown;
+use certitude_platform::telemetry::metrics;
 use certitude_proto::events::v1::{CertificateAddedToInventory, CertificateRejected};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -155,7 +156,43 @@ impl InventoryEventHandler {
             .await
             .map_err(|source| InventoryEventError::Db { order_id, source })?;
         log_outcome(&outcome, order_id, certificate_id, &report, sequence);
+        if matches!(
+            (&outcome, &report),
+            (RecordOutcome::Recorded, InventoryReport::InInventory)
+        ) {
+            record_issuance(conn, order_id, event).await;
+        }
         Ok(())
+    }
+}
+
+/// Records the issuance latency of an order Certitude placed: from the order's creation to
+/// the moment inventory stored its certificate (the event's `occurred_at`). Imported orders are
+/// skipped, because their creation time is the import's. A failed read only loses the sample.
+async fn record_issuance(conn: &mut PgConnection, order_id: Uuid, event: &ReceivedEvent) {
+    let Some(occurred_at) = event.envelope.occurred_at.as_ref() else {
+        return;
+    };
+    let nanos = i128::from(occurred_at.seconds) * 1_000_000_000 + i128::from(occurred_at.nanos);
+    let Ok(stored_at) = time::OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
+        return;
+    };
+    let order: Result<Option<(String, time::OffsetDateTime)>, sqlx::Error> = sqlx::query_as(
+        "SELECT product, created_at FROM orders WHERE id = $1 AND source = 'created'",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut *conn)
+    .await;
+    match order {
+        Ok(Some((product, created_at))) => {
+            metrics::record_issuance(&product, stored_at - created_at);
+        }
+        Ok(None) => {}
+        Err(error) => tracing::warn!(
+            order.id = %order_id,
+            error = %error,
+            "failed to read the order for its issuance latency; the sample is lost"
+        ),
     }
 }
 

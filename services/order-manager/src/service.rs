@@ -11,6 +11,7 @@ use certitude_platform::health;
 use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
 use certitude_platform::service::{self, Backends, ServiceTasks};
 use certitude_platform::shutdown::Shutdown;
+use certitude_platform::telemetry::metrics;
 use certitude_proto::order::v1::order_service_server::OrderServiceServer;
 use tokio_util::task::TaskTracker;
 
@@ -21,7 +22,7 @@ use crate::grpc::OrderApi;
 use crate::import::Importer;
 use crate::sources::{CredentialSource, GrpcCredentialSource, GrpcKeySource, KeySource};
 use crate::store::MIGRATIONS;
-use crate::{inventory_events, poller, portal_reconcile};
+use crate::{inventory_events, poller, portal_reconcile, renewal_policies};
 
 /// Name the service gives itself in event envelopes; `certitude-order-manager` is its Postgres
 /// `application_name` and NATS connection name.
@@ -125,7 +126,31 @@ pub async fn start_with_sources(
     cache_consumers.spawn(&mut tasks, &stop);
 
     inventory_events::spawn_consumers(&mut tasks, &stop, &jetstream, &pool, &clock, &events);
+    renewal_policies::spawn_consumer(&mut tasks, &stop, &jetstream, &pool, &clock, &events);
 
+    let gauge_pool = pool.clone();
+    let gauge_clock = clock.clone();
+    let gauge_stop = stop.token();
+    tasks.spawn("database-gauges", async move {
+        let gauges = crate::gauges::all();
+        metrics::run_database_gauges(gauge_pool, gauge_clock, SERVICE_NAME, gauges, gauge_stop)
+            .await;
+        Ok(())
+    });
+    let lag = metrics::run_consumer_lag(
+        jetstream.clone(),
+        events.stream.clone(),
+        vec![
+            crate::inventory_events::ADDED_DURABLE_NAME,
+            crate::inventory_events::REJECTED_DURABLE_NAME,
+            crate::renewal_policies::DURABLE_NAME,
+        ],
+        stop.token(),
+    );
+    tasks.spawn("consumer-lag", async move {
+        lag.await;
+        Ok(())
+    });
     let relay = Relay::new(pool, jetstream, clock, &events, RelaySettings::default());
     let relay_stop = stop.token();
     tasks.spawn("outbox-relay", async move {

@@ -1,4 +1,5 @@
-//! The `certificate_expiries` table: one row per certificate, written once.
+//! The `certificate_expiries` table: one row per certificate, inserted once; the renewal
+//! schedule on it lives in [`crate::schedule_store`].
 
 use certitude_platform::db::DbError;
 use sqlx::PgExecutor;
@@ -12,23 +13,44 @@ pub struct CertificateExpiry {
     pub order_id: Option<String>,
     pub not_after: OffsetDateTime,
     pub recorded_at: OffsetDateTime,
+    pub renew_at: Option<OffsetDateTime>,
+}
+
+/// A certificate to record, with the lineage and warning state it starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCertificate {
+    pub certificate_id: Uuid,
+    pub order_id: Option<String>,
+    pub credential_id: Option<String>,
+    pub not_before: Option<OffsetDateTime>,
+    pub not_after: OffsetDateTime,
+    pub recorded_at: OffsetDateTime,
+    pub generation: i32,
+    pub replaces_certificate_id: Option<Uuid>,
+    pub next_warning_at: Option<OffsetDateTime>,
 }
 
 /// Records `expiry` unless the certificate already has a row. Returns whether a row was
 /// written.
 pub async fn record(
     executor: impl PgExecutor<'_>,
-    expiry: &CertificateExpiry,
+    expiry: &NewCertificate,
 ) -> Result<bool, DbError> {
     let written = sqlx::query(
-        "INSERT INTO certificate_expiries (certificate_id, order_id, not_after, recorded_at)
-         VALUES ($1, $2, $3, $4)
+        "INSERT INTO certificate_expiries (certificate_id, order_id, credential_id, not_before,
+             not_after, recorded_at, generation, replaces_certificate_id, next_warning_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (certificate_id) DO NOTHING",
     )
     .bind(expiry.certificate_id)
     .bind(&expiry.order_id)
+    .bind(&expiry.credential_id)
+    .bind(expiry.not_before)
     .bind(expiry.not_after)
     .bind(expiry.recorded_at)
+    .bind(expiry.generation)
+    .bind(expiry.replaces_certificate_id)
+    .bind(expiry.next_warning_at)
     .execute(executor)
     .await?
     .rows_affected();
@@ -41,7 +63,7 @@ pub async fn get(
     certificate_id: Uuid,
 ) -> Result<Option<CertificateExpiry>, DbError> {
     let expiry = sqlx::query_as(
-        "SELECT certificate_id, order_id, not_after, recorded_at
+        "SELECT certificate_id, order_id, not_after, recorded_at, renew_at
          FROM certificate_expiries WHERE certificate_id = $1",
     )
     .bind(certificate_id)

@@ -4,6 +4,12 @@
 //! transaction, so a redelivered event has no second effect. A later event for the same
 //! certificate leaves the first recorded expiry as it is. The expiry is the event's `not_after`,
 //! or the certificate's own notAfter when the event has none.
+//!
+//! The same transaction continues the certificate's lineage: a certificate that replaces
+//! another (`replaces_certificate_id`, or the order a scheduled replacement placed) gets the
+//! next generation and silences its predecessor's renewal and warnings. It then plans the
+//! certificate's renewal under its order's policy, holding the order's lock so that a policy
+//! set or moved at the same time is seen by one of the two transactions.
 
 use certitude_platform::clock::SharedClock;
 use certitude_platform::consumer::{BoxError, EventHandler, ReceivedEvent};
@@ -14,7 +20,9 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::expiry_store::{self, CertificateExpiry};
+use crate::expiry_store::{self, NewCertificate};
+use crate::schedule_store::{self, PlanSettings};
+use crate::{audit_store, policy_store, warnings};
 
 /// Durable consumer name of the scheduler's CertificateIssued consumer.
 pub const DURABLE_NAME: &str = "renewal-certificate-issued";
@@ -65,15 +73,21 @@ pub enum IngestError {
     },
 }
 
-/// Records each announced certificate's expiry.
+/// Records each announced certificate's expiry, lineage, warnings and renewal plan.
 #[derive(Debug, Clone)]
 pub struct ExpiryRecorder {
     clock: SharedClock,
+    warning_days: Vec<u32>,
+    plan: PlanSettings,
 }
 
 impl ExpiryRecorder {
-    pub fn new(clock: SharedClock) -> Self {
-        Self { clock }
+    pub fn new(clock: SharedClock, warning_days: Vec<u32>, plan: PlanSettings) -> Self {
+        Self {
+            clock,
+            warning_days,
+            plan,
+        }
     }
 
     async fn record(
@@ -88,28 +102,96 @@ impl ExpiryRecorder {
                 source,
             }
         })?;
-        let expiry = CertificateExpiry {
+        let order_id = (!issued.order_id.is_empty()).then(|| issued.order_id.clone());
+        let not_after = not_after(certificate_id, &issued)?;
+        let db_error = |source: sqlx::Error| IngestError::Db {
             certificate_id,
-            order_id: (!issued.order_id.is_empty()).then(|| issued.order_id.clone()),
-            not_after: not_after(certificate_id, &issued)?,
-            recorded_at: self.clock.now(),
+            source: DbError::from(source),
+        };
+        if let Some(order_id) = &order_id {
+            schedule_store::lock_order(conn, order_id)
+                .await
+                .map_err(db_error)?;
+        }
+        let now = self.clock.now();
+        let replaces = Uuid::parse_str(&issued.replaces_certificate_id).ok();
+        let generation = self
+            .predecessor_generation(conn, certificate_id, replaces, order_id.as_deref())
+            .await
+            .map_err(db_error)?;
+        let expiry = NewCertificate {
+            certificate_id,
+            order_id: order_id.clone(),
+            credential_id: (!issued.credential_id.is_empty()).then(|| issued.credential_id.clone()),
+            not_before: not_before(&issued),
+            not_after,
+            recorded_at: now,
+            generation: generation.map_or(0, |previous| previous + 1),
+            replaces_certificate_id: replaces,
+            next_warning_at: warnings::first_warning_at(not_after, &self.warning_days),
         };
 
-        let written = expiry_store::record(conn, &expiry)
+        let written = expiry_store::record(&mut *conn, &expiry)
             .await
             .map_err(|source| IngestError::Db {
                 certificate_id,
                 source,
             })?;
-        if written {
-            tracing::info!(
-                certificate.id = %certificate_id,
-                certificate.not_after = %expiry.not_after,
-                "recorded certificate expiry"
-            );
-        } else {
+        if !written {
             tracing::debug!(certificate.id = %certificate_id, "expiry already recorded");
+            return Ok(());
         }
+        tracing::info!(
+            certificate.id = %certificate_id,
+            certificate.not_after = %expiry.not_after,
+            "recorded certificate expiry"
+        );
+        if let Some(order_id) = &order_id {
+            self.plan(conn, order_id, now).await.map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    /// Marks the certificate's predecessor replaced, fills in the audit of the attempt that
+    /// placed the order, and returns the predecessor's generation.
+    async fn predecessor_generation(
+        &self,
+        conn: &mut PgConnection,
+        certificate_id: Uuid,
+        replaces: Option<Uuid>,
+        order_id: Option<&str>,
+    ) -> Result<Option<i32>, sqlx::Error> {
+        let now = self.clock.now();
+        let order_uuid = order_id.and_then(|id| Uuid::parse_str(id).ok());
+        if let Some(order_uuid) = order_uuid {
+            audit_store::set_new_certificate(conn, order_uuid, certificate_id).await?;
+        }
+        if let Some(replaces) = replaces
+            && let Some(generation) =
+                schedule_store::mark_replaced(conn, replaces, certificate_id, now).await?
+        {
+            return Ok(Some(generation));
+        }
+        match order_uuid {
+            Some(order_uuid) => schedule_store::generation_before_order(conn, order_uuid).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Plans the renewal of the order's certificates under the order's policy, if any.
+    async fn plan(
+        &self,
+        conn: &mut PgConnection,
+        order_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        let Ok(order_uuid) = Uuid::parse_str(order_id) else {
+            return Ok(());
+        };
+        let Some(policy) = policy_store::by_order(&mut *conn, order_uuid).await? else {
+            return Ok(());
+        };
+        schedule_store::plan_order(conn, order_id, Some(&policy), now, self.plan).await?;
         Ok(())
     }
 }
@@ -118,6 +200,14 @@ impl EventHandler for ExpiryRecorder {
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
         self.record(conn, event).await.map_err(BoxError::from)
     }
+}
+
+/// Returns the start of validity of the event's certificate; `None` when the PEM does not
+/// parse, in which case the recording time replaces it.
+fn not_before(issued: &CertificateIssued) -> Option<OffsetDateTime> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(issued.certificate_pem.as_bytes()).ok()?;
+    let certificate = pem.parse_x509().ok()?;
+    Some(certificate.validity().not_before.to_datetime())
 }
 
 /// Returns the event's `not_after`, or the notAfter of its certificate when the event has none.

@@ -1,15 +1,24 @@
-//! The renewal scheduler. For now it records the expiry of every certificate that enters
-//! Certitude and serves it over gRPC. Renewal policies, due-certificate claims and expiry
-//! warnings are to build on this table.
+//! The renewal scheduler: auto-renewal policies, the renewal schedule of every certificate,
+//! expiry warnings, and the Auto-Renewal Audit.
 //!
-//! [`start`] runs the service: the gRPC `RenewalService` (GetExpiry), `/healthz` and `/readyz`,
-//! and the durable consumer of CertificateIssued (`renewal-certificate-issued`).
+//! [`start`] runs the service: the gRPC `RenewalService`, `/healthz` and `/readyz`, the
+//! durable consumers of CertificateIssued (`renewal-certificate-issued`) and
+//! CertificateRevoked (`renewal-certificate-revoked`), the outbox relay, and the
+//! [`renewer::Renewer`] loop that claims due renewals and sends expiry warnings.
 
+pub mod audit_store;
 pub mod config;
 pub mod expiry_store;
 pub mod grpc;
 pub mod ingest;
+pub mod plan;
+pub mod policy;
+pub mod policy_store;
+pub mod renewer;
+pub mod revocations;
+pub mod schedule_store;
 mod service;
+pub mod warnings;
 
 pub use config::Config;
 pub use service::{MIGRATOR, RunningService, SERVICE_NAME, start};

@@ -1,22 +1,29 @@
-//! Starting the renewal scheduler: the database, NATS, the gRPC and health servers and the
-//! CertificateIssued consumer.
+//! Starting the renewal scheduler: the database, NATS, the gRPC and health servers, the
+//! CertificateIssued, CertificateRevoked and OrderStatusChanged consumers, the outbox relay and
+//! the renewal loop.
 
 use std::net::SocketAddr;
 
+use anyhow::Context;
 use certitude_platform::clock::SharedClock;
 use certitude_platform::consumer::{ConsumerSettings, run_consumer};
 use certitude_platform::events::Event;
-use certitude_platform::grpc::GrpcServer;
+use certitude_platform::grpc::{GrpcServer, connect_lazy};
 use certitude_platform::health;
+use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
 use certitude_platform::service::{self, Backends, ServiceTasks};
 use certitude_platform::shutdown::Shutdown;
-use certitude_proto::events::v1::CertificateIssued;
+use certitude_proto::events::v1::{CertificateIssued, CertificateRevoked, OrderStatusChanged};
+use certitude_proto::order::v1::order_service_client::OrderServiceClient;
 use certitude_proto::renewal::v1::renewal_service_server::RenewalServiceServer;
 use sqlx::migrate::Migrator;
 
 use crate::config::Config;
 use crate::grpc::RenewalApi;
 use crate::ingest::{self, ExpiryRecorder};
+use crate::renewer::{Renewer, RenewerSettings};
+use crate::revocations::{self, OrderRevocationRecorder, RevocationRecorder};
+use crate::schedule_store::PlanSettings;
 
 /// The scheduler's own migrations, applied after the platform's.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -76,8 +83,22 @@ pub async fn start(
     let stop = shutdown.child();
     let mut tasks = ServiceTasks::new(stop.clone());
 
-    let grpc =
-        GrpcServer::new().add_service(RenewalServiceServer::new(RenewalApi::new(pool.clone())));
+    let orders = connect_lazy(&config.order_manager_url, config.service_call_timeout)
+        .context("CERTITUDE_ORDER_MANAGER_URL is not a usable gRPC endpoint")?;
+    let orders = OrderServiceClient::new(orders);
+    let outbox = Outbox::new(SERVICE_NAME, &events, clock.clone());
+    let plan = PlanSettings {
+        jitter: config.jitter,
+    };
+
+    let api = RenewalApi::new(
+        pool.clone(),
+        clock.clone(),
+        outbox.clone(),
+        orders.clone(),
+        plan,
+    );
+    let grpc = GrpcServer::new().add_service(RenewalServiceServer::new(api));
     let grpc_stop = stop.cancelled();
     tasks.spawn("grpc-server", async move {
         grpc.serve(grpc_listener, grpc_stop).await?;
@@ -91,15 +112,89 @@ pub async fn start(
         Ok(())
     });
 
-    let consumer = ConsumerSettings::new(
+    let issued = ConsumerSettings::new(
         &events,
         ingest::DURABLE_NAME,
         CertificateIssued::TYPE.subject(&events.subject_prefix),
     );
-    let handler = ExpiryRecorder::new(clock.clone());
-    let consumer_stop = stop.token();
+    let recorder = ExpiryRecorder::new(clock.clone(), config.warning_days.0.clone(), plan);
+    let issued_consumer = run_consumer(
+        jetstream.clone(),
+        pool.clone(),
+        clock.clone(),
+        issued,
+        recorder,
+        stop.token(),
+    );
     tasks.spawn("certificate-issued-consumer", async move {
-        run_consumer(jetstream, pool, clock, consumer, handler, consumer_stop).await?;
+        issued_consumer.await?;
+        Ok(())
+    });
+
+    let revoked = ConsumerSettings::new(
+        &events,
+        revocations::DURABLE_NAME,
+        CertificateRevoked::TYPE.subject(&events.subject_prefix),
+    );
+    let revoked_consumer = run_consumer(
+        jetstream.clone(),
+        pool.clone(),
+        clock.clone(),
+        revoked,
+        RevocationRecorder::new(clock.clone()),
+        stop.token(),
+    );
+    tasks.spawn("certificate-revoked-consumer", async move {
+        revoked_consumer.await?;
+        Ok(())
+    });
+
+    let status_changed = ConsumerSettings::new(
+        &events,
+        revocations::STATUS_DURABLE_NAME,
+        OrderStatusChanged::TYPE.subject(&events.subject_prefix),
+    );
+    let status_consumer = run_consumer(
+        jetstream.clone(),
+        pool.clone(),
+        clock.clone(),
+        status_changed,
+        OrderRevocationRecorder::new(clock.clone()),
+        stop.token(),
+    );
+    tasks.spawn("order-status-changed-consumer", async move {
+        status_consumer.await?;
+        Ok(())
+    });
+
+    let relay = Relay::new(
+        pool.clone(),
+        jetstream,
+        clock.clone(),
+        &events,
+        RelaySettings::default(),
+    );
+    let relay_stop = stop.token();
+    tasks.spawn("outbox-relay", async move {
+        relay.run(relay_stop).await;
+        Ok(())
+    });
+
+    let settings = RenewerSettings {
+        scan_interval: config.scan_interval,
+        batch_size: config.batch_size,
+        claim_lease: config.claim_lease,
+        credential_concurrency: config.credential_concurrency,
+        plan,
+        retry_backoff: config.retry_backoff,
+        retry_max_backoff: config.retry_max_backoff,
+        warning_days: config.warning_days.0.clone(),
+        fault_point: config.fault_point.clone(),
+    };
+    let renewer = Renewer::new(pool, clock, outbox, orders, settings);
+    let renewer_stop = stop.token();
+    tasks.spawn("renewal-loop", async move {
+        renewer.run(renewer_stop).await;
         Ok(())
     });
 

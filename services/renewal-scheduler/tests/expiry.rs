@@ -8,7 +8,7 @@ use certitude_platform::clock::ManualClock;
 use certitude_platform::events::{self, Envelope, Event, timestamp};
 use certitude_platform::shutdown::Shutdown;
 use certitude_platform::testing::{TestDb, TestNats, nats_url};
-use certitude_proto::events::v1::CertificateIssued;
+use certitude_proto::events::v1::{CertificateIssued, OrderStatusChanged};
 use certitude_proto::renewal::v1::GetExpiryRequest;
 use certitude_proto::renewal::v1::renewal_service_client::RenewalServiceClient;
 use certitude_renewal_scheduler::{Config, RunningService};
@@ -251,5 +251,83 @@ async fn malformed_certificate_id_is_invalid_argument() {
         "{}",
         status.message()
     );
+    scheduler.stop().await;
+}
+
+/// Publishes OrderStatusChanged of `order_id` to `status` and returns its stream sequence.
+async fn publish_status(scheduler: &Scheduler, order_id: &str, status: &str) -> u64 {
+    let changed = OrderStatusChanged {
+        order_id: order_id.to_owned(),
+        previous_status: "ISSUED".to_owned(),
+        status: status.to_owned(),
+        entrust_status: status.to_owned(),
+        ..OrderStatusChanged::default()
+    };
+    let envelope = Envelope {
+        event_id: Uuid::now_v7().to_string(),
+        event_type: OrderStatusChanged::TYPE.full_name.to_owned(),
+        occurred_at: Some(timestamp(NOW)),
+        producer: "order-manager".to_owned(),
+        aggregate_type: OrderStatusChanged::TYPE.aggregate.to_owned(),
+        aggregate_id: order_id.to_owned(),
+        sequence: 2,
+        schema_version: 1,
+        payload: changed.encode_to_vec(),
+    };
+    let subject = OrderStatusChanged::TYPE.subject(&scheduler.nats.settings.subject_prefix);
+    scheduler
+        .nats
+        .jetstream
+        .publish(subject, events::encode_envelope(&envelope).into())
+        .await
+        .expect("the publish is sent")
+        .await
+        .expect("JetStream stores the event")
+        .sequence
+}
+
+async fn revoked_at(scheduler: &Scheduler, certificate_id: &str) -> Option<OffsetDateTime> {
+    sqlx::query_scalar("SELECT revoked_at FROM certificate_expiries WHERE certificate_id = $1")
+        .bind(Uuid::parse_str(certificate_id).expect("a UUID"))
+        .fetch_one(&scheduler.db.pool)
+        .await
+        .expect("the expiry is recorded")
+}
+
+#[tokio::test]
+async fn order_revoked_in_portal_stops_renewals() {
+    let scheduler = Scheduler::start().await;
+    let revoked = issued(Some(datetime!(2031-05-01 00:00:00 UTC)));
+    let suspended = issued(Some(datetime!(2031-05-01 00:00:00 UTC)));
+    scheduler.publish(&envelope(Uuid::now_v7(), &revoked)).await;
+    let sequence = scheduler
+        .publish(&envelope(Uuid::now_v7(), &suspended))
+        .await;
+    scheduler.wait_until_consumed(sequence).await;
+
+    publish_status(&scheduler, &suspended.order_id, "SUSPENDED").await;
+    publish_status(&scheduler, &revoked.order_id, "REVOKED").await;
+    eventually("the revocation is recorded", || async {
+        revoked_at(&scheduler, &revoked.certificate_id)
+            .await
+            .is_some()
+    })
+    .await;
+
+    assert_eq!(
+        revoked_at(&scheduler, &revoked.certificate_id).await,
+        Some(NOW)
+    );
+    assert_eq!(
+        revoked_at(&scheduler, &suspended.certificate_id).await,
+        None
+    );
+    let due_at: Option<OffsetDateTime> =
+        sqlx::query_scalar("SELECT due_at FROM certificate_expiries WHERE certificate_id = $1")
+            .bind(Uuid::parse_str(&revoked.certificate_id).expect("a UUID"))
+            .fetch_one(&scheduler.db.pool)
+            .await
+            .expect("the expiry is recorded");
+    assert_eq!(due_at, None);
     scheduler.stop().await;
 }

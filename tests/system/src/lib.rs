@@ -5,6 +5,8 @@
 mod api;
 pub mod bench;
 pub mod capture;
+pub mod nats_cluster;
+pub mod otlp;
 
 use std::net::SocketAddr;
 
@@ -26,6 +28,10 @@ pub struct System {
     pub sim: RunningSimulator,
     pub nats: TestNats,
     pub gateway_url: String,
+    /// gRPC address of renewal-scheduler.
+    pub renewal_grpc: SocketAddr,
+    /// gRPC address of order-manager.
+    pub order_manager_grpc: SocketAddr,
     /// One database per service, in the order gateway, credential-sync, order-manager,
     /// inventory, renewal-scheduler.
     pub databases: Vec<TestDb>,
@@ -116,13 +122,20 @@ impl System {
         .await
         .context("inventory failed to start")?;
         let renewal = certitude_renewal_scheduler::start(
-            certitude_renewal_scheduler::Config::from_pairs(vars(4))?,
+            certitude_renewal_scheduler::Config::from_pairs(with(
+                vars(4),
+                &[
+                    ("CERTITUDE_ORDER_MANAGER_URL", &order_manager_url),
+                    ("CERTITUDE_RENEWAL_SCAN_INTERVAL", "200ms"),
+                ],
+            ))?,
             clock.clone(),
             shutdown.clone(),
         )
         .await
         .context("renewal-scheduler failed to start")?;
         let credential_sync_url = grpc_url(credential_sync.grpc_addr);
+        let renewal_url = grpc_url(renewal.grpc_addr);
         let inventory_url = grpc_url(inventory.grpc_addr);
         let order_manager = certitude_order_manager::start(
             certitude_order_manager::Config::from_pairs(with(
@@ -147,6 +160,7 @@ impl System {
                     ("CERTITUDE_CREDENTIAL_SYNC_URL", &credential_sync_url),
                     ("CERTITUDE_ORDER_MANAGER_URL", &order_manager_url),
                     ("CERTITUDE_INVENTORY_URL", &inventory_url),
+                    ("CERTITUDE_RENEWAL_SCHEDULER_URL", &renewal_url),
                     ("CERTITUDE_BOOTSTRAP_ADMIN_TOKEN", ADMIN_TOKEN),
                 ],
             ))?;
@@ -154,6 +168,7 @@ impl System {
             .await
             .context("gateway failed to start")?;
         let gateway_url = format!("http://{}", gateway.api_addr);
+        let renewal_grpc = renewal.grpc_addr;
 
         tasks.push(tokio::spawn(credential_sync.wait()));
         tasks.push(tokio::spawn(inventory.wait()));
@@ -165,6 +180,8 @@ impl System {
             sim,
             nats,
             gateway_url,
+            renewal_grpc,
+            order_manager_grpc: order_manager_listen,
             databases,
             keyring,
             shutdown,
@@ -175,6 +192,11 @@ impl System {
     /// Returns order-manager's database.
     pub fn order_manager_db(&self) -> &TestDb {
         &self.databases[2]
+    }
+
+    /// Returns renewal-scheduler's database.
+    pub fn renewal_db(&self) -> &TestDb {
+        &self.databases[4]
     }
 
     /// Returns inventory's database.

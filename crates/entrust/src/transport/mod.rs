@@ -2,10 +2,13 @@
 //!
 //! Every call goes through [`Transport::send`]. It takes a slot from the rate budget before each
 //! attempt, adds HTTP Basic credentials and retries calls that are safe to repeat. It records one
-//! `entrust.request` span per call and turns every non-success response into an [`Error`].
-//! Resource modules only build requests and decode successful bodies.
+//! `entrust.request` span per call, with the OpenTelemetry HTTP client attributes and the W3C
+//! `traceparent` header on every attempt, and turns every non-success response into an
+//! [`Error`]. Resource modules only build requests and decode successful bodies.
 
 mod classify;
+mod metrics;
+mod propagation;
 pub(crate) mod retry;
 
 use std::sync::Arc;
@@ -97,9 +100,13 @@ impl Transport {
         name = "entrust.request",
         skip_all,
         fields(
+            otel.name = call.endpoint,
             otel.kind = "client",
             entrust.endpoint = call.endpoint,
             http.request.method = %call.method,
+            url.path = field::Empty,
+            server.address = self.base_url.host_str(),
+            server.port = self.base_url.port_or_known_default(),
             http.response.status_code = field::Empty,
             entrust.attempts = field::Empty,
             entrust.latency_ms = field::Empty,
@@ -108,6 +115,9 @@ impl Transport {
     )]
     pub async fn send(&self, call: Call) -> Result<Success, Error> {
         let span = tracing::Span::current();
+        // The path only: query parameters may name accounts or filters, never a secret, but
+        // the HTTP conventions keep them out of `url.path` anyway.
+        span.record("url.path", self.url(&call.path).path());
         let started = Instant::now();
         let mut attempt: u32 = 0;
         let mut rate_wait = Duration::ZERO;
@@ -129,6 +139,9 @@ impl Transport {
             let status = verdict.status();
             if let Some(status) = status {
                 span.record("http.response.status_code", status);
+            }
+            if status == Some(429) {
+                metrics::record_rate_limited(call.endpoint);
             }
             tracing::debug!(
                 attempt,
@@ -155,10 +168,16 @@ impl Transport {
                         error = %error,
                         "retrying an Entrust call after a transient failure"
                     );
+                    metrics::record_retry(call.endpoint);
                     tokio::time::sleep(delay).await;
                 }
             }
         };
+        metrics::record_call(
+            call.endpoint,
+            result.as_ref().map(|_| ()),
+            started.elapsed(),
+        );
         span.record("entrust.attempts", attempt);
         span.record("entrust.latency_ms", elapsed_ms(started));
         if self.rate_budget.is_some() {
@@ -175,7 +194,8 @@ impl Transport {
             .http
             .request(call.method.clone(), self.url(&call.path))
             .basic_auth(&self.username, Some(self.api_key.expose_secret()))
-            .header(reqwest::header::ACCEPT, "application/json");
+            .header(reqwest::header::ACCEPT, "application/json")
+            .headers(propagation::trace_context_headers());
         if !call.query.is_empty() {
             request = request.query(&call.query);
         }

@@ -87,6 +87,13 @@ pub struct CommonConfig {
         value_parser = values::stream_name, help_heading = "Events")]
     pub dead_letter_stream: StreamName,
 
+    /// Number of copies JetStream keeps of each message in both streams: 1 on a single server,
+    /// 3 in a 3-node cluster. The service applies it when it creates or updates the streams at
+    /// start.
+    #[arg(long, env = "CERTITUDE_EVENT_STREAM_REPLICAS", default_value = "1",
+        value_parser = values::stream_replicas, help_heading = "Events")]
+    pub event_stream_replicas: usize,
+
     /// Address and port of the gRPC server.
     #[arg(long, env = "CERTITUDE_GRPC_LISTEN", default_value = "0.0.0.0:50051",
         value_parser = values::socket_addr, help_heading = "Listeners")]
@@ -177,6 +184,7 @@ impl CommonConfig {
     pub fn events_settings(&self) -> EventsSettings {
         EventsSettings {
             dead_letter_stream: self.dead_letter_stream.as_str().to_owned(),
+            replicas: self.event_stream_replicas,
             ..EventsSettings::new(self.event_stream.as_str(), self.subject_prefix.as_str())
         }
     }
@@ -260,6 +268,36 @@ mod tests {
         assert_eq!(settings.subject_prefix, "orders");
         assert_eq!(settings.dead_letter_stream, "PARKED");
         assert_eq!(settings.dead_letter_prefix, "orders_dlq");
+    }
+
+    #[test]
+    fn events_settings_take_stream_replicas() {
+        let common = load_common(&[("CERTITUDE_EVENT_STREAM_REPLICAS", "3")]);
+
+        let settings = common.events_settings();
+
+        assert_eq!(settings.replicas, 3);
+    }
+
+    #[test]
+    fn stream_replicas_outside_one_to_five_are_rejected() {
+        for value in ["0", "6", "three"] {
+            let vars = [
+                ("DATABASE_URL", DATABASE_URL),
+                ("CERTITUDE_EVENT_STREAM_REPLICAS", value),
+            ];
+
+            let loaded: Result<Example, _> = load_from_vars(vars);
+
+            let error = loaded
+                .expect_err("the replica count is invalid")
+                .to_string();
+
+            assert!(
+                error.contains("CERTITUDE_EVENT_STREAM_REPLICAS"),
+                "error for {value:?} names the variable: {error}"
+            );
+        }
     }
 
     #[test]

@@ -246,6 +246,21 @@ pub(super) fn max_connections(value: &str) -> Result<u32, ValueError> {
     Ok(count)
 }
 
+/// Parses the number of copies JetStream keeps of each message: 1 to 5, the range NATS accepts
+/// for a stream's `num_replicas`.
+pub(super) fn stream_replicas(value: &str) -> Result<usize, ValueError> {
+    let count: usize = value
+        .trim()
+        .parse()
+        .map_err(|_| ValueError::new("expected a whole number"))?;
+    if !(1..=5).contains(&count) {
+        return Err(ValueError::new(
+            "expected a whole number from 1 to 5 (3 for a 3-node NATS cluster)",
+        ));
+    }
+    Ok(count)
+}
+
 /// Parses a boolean setting: `true`, `1`, `yes` or `on`, or `false`, `0`, `no` or `off`, in any
 /// case. A value parser for `#[arg(value_parser = ...)]` with `action = ArgAction::Set`.
 pub fn boolean(value: &str) -> Result<bool, ValueError> {

@@ -86,7 +86,9 @@ pub(crate) async fn publish(
         .expected_stream(&settings.dead_letter_stream);
 
     let ack = jetstream.send_publish(subject, publish).await?;
-    ack.await.map(drop)
+    ack.await?;
+    crate::telemetry::metrics::record_dead_letter(&settings.durable_name, reason.as_str());
+    Ok(())
 }
 
 fn headers(

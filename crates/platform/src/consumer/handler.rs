@@ -48,6 +48,30 @@ pub trait EventHandler: Send + Sync + 'static {
         conn: &mut PgConnection,
         event: &ReceivedEvent,
     ) -> impl Future<Output = Result<(), BoxError>> + Send;
+
+    /// Tells whether [`handle_batch`](Self::handle_batch) applies several events with fewer
+    /// statements than one `handle` call each. When it returns false, the consumer calls
+    /// `handle` for each event of a group, each in its own span.
+    fn handles_batches(&self) -> bool {
+        false
+    }
+
+    /// Applies `events`, in stream order, using `conn`, which is inside the transaction that
+    /// records them all in the inbox. An error rolls back every effect of the batch, and the
+    /// consumer then processes the events again one at a time. The default calls `handle`
+    /// for each.
+    fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
+        async move {
+            for event in events {
+                self.handle(conn, event).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// An [`EventHandler`] made from a closure by [`handler_fn`].

@@ -13,15 +13,15 @@ use crate::events::{self, EnvelopeError, HEADER_TRACEPARENT, error_text};
 use crate::telemetry;
 
 /// Position of a message in its stream and its delivery count.
-struct Delivery {
+pub(super) struct Delivery {
     stream: String,
-    stream_sequence: u64,
-    delivered: u64,
+    pub(super) stream_sequence: u64,
+    pub(super) delivered: u64,
 }
 
 /// A message body that can never be processed.
 #[derive(Debug, thiserror::Error)]
-enum Undecodable {
+pub(super) enum Undecodable {
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
 
@@ -59,43 +59,40 @@ impl<H: EventHandler> Consumer<H> {
             );
             return;
         };
+        if delivery.delivered > 1 {
+            crate::telemetry::metrics::record_redelivery(&self.settings.durable_name);
+        }
         match decode(&message, &delivery) {
             Ok(event) => {
-                let span = tracing::info_span!(
-                    "consume event",
-                    consumer = %self.settings.durable_name,
-                    event.id = %event.event_id,
-                    event.r#type = %event.envelope.event_type,
-                    messaging.subject = %event.subject,
-                    delivery.attempt = event.delivered,
-                );
-                if let Some(traceparent) = &event.traceparent
-                    && let Err(error) = telemetry::set_parent_from_traceparent(&span, traceparent)
-                {
-                    tracing::debug!(
-                        error = %error_text(&error, 1024),
-                        "the event's trace context was not applied; tracing it on its own"
-                    );
-                }
+                let span = event_span(&self.settings.durable_name, &event);
                 self.process_event(&message, &event, &delivery)
                     .instrument(span)
                     .await;
             }
-            Err(error) => {
-                let text = error_text(&error, MAX_ERROR_TEXT);
-                tracing::warn!(
-                    consumer = %self.settings.durable_name,
-                    stream.sequence = delivery.stream_sequence,
-                    error = %text,
-                    "received an undecodable message; moving it to the dead-letter stream"
-                );
-                self.dead_letter(&message, &delivery, Reason::Undecodable, &text)
-                    .await;
-            }
+            Err(error) => self.reject_undecodable(&message, &delivery, &error).await,
         }
     }
 
-    async fn process_event(
+    /// Moves a message that does not decode to the dead-letter stream, since no retry can
+    /// help it.
+    pub(super) async fn reject_undecodable(
+        &self,
+        message: &jetstream::Message,
+        delivery: &Delivery,
+        error: &Undecodable,
+    ) {
+        let text = error_text(error, MAX_ERROR_TEXT);
+        tracing::warn!(
+            consumer = %self.settings.durable_name,
+            stream.sequence = delivery.stream_sequence,
+            error = %text,
+            "received an undecodable message; moving it to the dead-letter stream"
+        );
+        self.dead_letter(message, delivery, Reason::Undecodable, &text)
+            .await;
+    }
+
+    pub(super) async fn process_event(
         &self,
         message: &jetstream::Message,
         event: &ReceivedEvent,
@@ -199,7 +196,7 @@ impl<H: EventHandler> Consumer<H> {
 
     /// Publishes the message to the dead-letter stream, then terminates it. If publishing
     /// fails, the message is retried later and reaches this point again.
-    async fn dead_letter(
+    pub(super) async fn dead_letter(
         &self,
         message: &jetstream::Message,
         delivery: &Delivery,
@@ -241,7 +238,7 @@ impl<H: EventHandler> Consumer<H> {
         }
     }
 
-    async fn ack(&self, message: &jetstream::Message) {
+    pub(super) async fn ack(&self, message: &jetstream::Message) {
         if let Err(error) = message.double_ack().await {
             tracing::warn!(
                 error = %error_text_of(error.as_ref()),
@@ -255,7 +252,7 @@ fn error_text_of(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Str
     error_text(error, 1024)
 }
 
-async fn nak(message: &jetstream::Message, delay: Duration) {
+pub(super) async fn nak(message: &jetstream::Message, delay: Duration) {
     if let Err(error) = message.ack_with(AckKind::Nak(Some(delay))).await {
         tracing::warn!(
             error = %error_text_of(error.as_ref()),
@@ -264,7 +261,7 @@ async fn nak(message: &jetstream::Message, delay: Duration) {
     }
 }
 
-fn delivery(message: &jetstream::Message) -> Option<Delivery> {
+pub(super) fn delivery(message: &jetstream::Message) -> Option<Delivery> {
     let info = message.info().ok()?;
     Some(Delivery {
         stream: info.stream.to_owned(),
@@ -273,7 +270,10 @@ fn delivery(message: &jetstream::Message) -> Option<Delivery> {
     })
 }
 
-fn decode(message: &jetstream::Message, delivery: &Delivery) -> Result<ReceivedEvent, Undecodable> {
+pub(super) fn decode(
+    message: &jetstream::Message,
+    delivery: &Delivery,
+) -> Result<ReceivedEvent, Undecodable> {
     let envelope = events::decode_envelope(&message.payload)?;
     let event_id = Uuid::parse_str(&envelope.event_id).map_err(|source| Undecodable::EventId {
         value: envelope.event_id.clone(),
@@ -292,4 +292,26 @@ fn decode(message: &jetstream::Message, delivery: &Delivery) -> Result<ReceivedE
         delivered: delivery.delivered,
         traceparent,
     })
+}
+
+/// Returns the span of one event's processing, a child of the producer's trace when the
+/// message carries its trace context.
+pub(super) fn event_span(durable_name: &str, event: &ReceivedEvent) -> tracing::Span {
+    let span = tracing::info_span!(
+        "consume event",
+        consumer = %durable_name,
+        event.id = %event.event_id,
+        event.r#type = %event.envelope.event_type,
+        messaging.subject = %event.subject,
+        delivery.attempt = event.delivered,
+    );
+    if let Some(traceparent) = &event.traceparent
+        && let Err(error) = telemetry::set_parent_from_traceparent(&span, traceparent)
+    {
+        tracing::debug!(
+            error = %error_text(&error, 1024),
+            "the event's trace context was not applied; tracing it on its own"
+        );
+    }
+    span
 }

@@ -68,6 +68,10 @@ events! {
     CertificateReissued => "certificate", "reissued";
     CertificateRejected => "certificate", "rejected";
     CertificateDeploymentRequired => "certificate", "deployment_required";
+    RenewalPolicyChanged => "renewal_policy", "changed";
+    RenewalSucceeded => "renewal", "succeeded";
+    RenewalFailed => "renewal", "failed";
+    CertificateExpiring => "certificate", "expiring";
 }
 
 #[cfg(test)]

@@ -143,12 +143,22 @@ pub async fn connect_nats(
 ) -> Result<async_nats::Client, StartupError> {
     async_nats::ConnectOptions::new()
         .name(name)
-        .connect(common.nats_url.expose_secret())
+        .connect(server_urls(common.nats_url.expose_secret()))
         .await
         .map_err(|source| StartupError::Nats {
             url: common.nats_url.clone(),
             source,
         })
+}
+
+/// Splits `NATS_URL` into its URLs: async-nats parses a single string as one URL, so a list of
+/// cluster members must reach it as separate items.
+fn server_urls(nats_url: &str) -> Vec<&str> {
+    nats_url
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .collect()
 }
 
 /// Binds a TCP listener on `address`; port 0 lets the system pick a free port.
@@ -180,6 +190,21 @@ pub fn readiness(pool: PgPool, nats: async_nats::Client) -> Readiness {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_urls_split_cluster_list() {
+        let urls = server_urls("nats://a:4222, nats://b:4222,nats://c:4222");
+
+        assert_eq!(urls, ["nats://a:4222", "nats://b:4222", "nats://c:4222"]);
+    }
+
+    #[test]
+    fn server_urls_keep_single_url() {
+        assert_eq!(
+            server_urls("nats://127.0.0.1:4222"),
+            ["nats://127.0.0.1:4222"]
+        );
+    }
 
     #[tokio::test]
     async fn bind_error_names_the_setting() {

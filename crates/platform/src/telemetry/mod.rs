@@ -1,17 +1,21 @@
-//! Logging and tracing for a service: a `tracing` subscriber with an `EnvFilter`, text or JSON
-//! output on stdout, and an OpenTelemetry layer that gives every span a W3C trace context and,
-//! when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, exports spans over OTLP/gRPC.
+//! Logging, tracing and metrics for a service: a `tracing` subscriber with an `EnvFilter`, text
+//! or JSON output on stdout, and an OpenTelemetry layer that gives every span a W3C trace
+//! context. When `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans and the instruments of
+//! [`metrics`] are exported over OTLP/gRPC; metrics every `OTEL_METRIC_EXPORT_INTERVAL`
+//! milliseconds (60000 by default, read by the OpenTelemetry SDK).
 //!
 //! The OpenTelemetry layer is installed even without an endpoint, so trace ids still cross
 //! gRPC calls and NATS messages (see [`current_traceparent`]) and a downstream service that
 //! does export joins the same trace.
 
+pub mod metrics;
 mod propagation;
 
 use clap::ValueEnum;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
@@ -69,12 +73,34 @@ impl Default for TelemetrySettings {
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    /// The metrics pipeline; `None` without an OTLP endpoint.
+    meter_provider: Option<SdkMeterProvider>,
+}
+
+impl TelemetryGuard {
+    /// Exports the spans that ended so far and the metrics' current values without waiting
+    /// for the export intervals. Blocks like the drop does, so call it from a multi-threaded
+    /// Tokio runtime or outside any runtime.
+    pub fn flush(&self) -> Result<(), TelemetryError> {
+        self.provider.force_flush().map_err(TelemetryError::Flush)?;
+        if let Some(meter_provider) = &self.meter_provider {
+            meter_provider
+                .force_flush()
+                .map_err(TelemetryError::Flush)?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         if let Err(error) = self.provider.shutdown() {
             tracing::warn!(error = %error, "failed to flush spans to the OTLP collector");
+        }
+        if let Some(meter_provider) = &self.meter_provider
+            && let Err(error) = meter_provider.shutdown()
+        {
+            tracing::warn!(error = %error, "failed to flush metrics to the OTLP collector");
         }
     }
 }
@@ -99,6 +125,11 @@ pub fn init(
         })?;
     let service_name = settings.service_name.as_deref().unwrap_or(service_name);
     let provider = tracer_provider(service_name, settings.otlp_endpoint.as_deref())?;
+    let meter_provider = settings
+        .otlp_endpoint
+        .as_deref()
+        .map(|endpoint| meter_provider(service_name, endpoint))
+        .transpose()?;
     let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(TRACER_NAME));
 
     let (text_layer, json_layer) = match settings.log_format {
@@ -114,12 +145,19 @@ pub fn init(
         .map_err(TelemetryError::AlreadyInitialized)?;
 
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    if let Some(meter_provider) = &meter_provider {
+        opentelemetry::global::set_meter_provider(meter_provider.clone());
+        metrics::start_counters_at_zero();
+    }
     tracing::debug!(
         service.name = service_name,
         otlp.endpoint = settings.otlp_endpoint.as_deref(),
         "telemetry initialized"
     );
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard {
+        provider,
+        meter_provider,
+    })
 }
 
 /// Builds the tracer provider, with a batch OTLP exporter when an endpoint is given.
@@ -147,6 +185,26 @@ fn tracer_provider(
     Ok(builder.build())
 }
 
+/// Builds the meter provider with a periodic reader and an OTLP/gRPC metric exporter, whose
+/// temporality is cumulative (what the Collector's Prometheus exporter expects).
+fn meter_provider(service_name: &str, endpoint: &str) -> Result<SdkMeterProvider, TelemetryError> {
+    let exporter = opentelemetry_otlp::MetricExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()
+        .map_err(|source| TelemetryError::Exporter {
+            endpoint: endpoint.to_owned(),
+            source,
+        })?;
+    let resource = Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .build();
+    Ok(SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_reader(PeriodicReader::builder(exporter).build())
+        .build())
+}
+
 /// Errors of the telemetry layer.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -170,6 +228,9 @@ pub enum TelemetryError {
         #[source]
         source: opentelemetry_otlp::ExporterBuildError,
     },
+    /// The exporter failed to send the queued spans or the metrics.
+    #[error("failed to flush spans or metrics to the OTLP collector")]
+    Flush(#[source] opentelemetry_sdk::error::OTelSdkError),
     /// A global subscriber is already installed in this process.
     #[error("telemetry is already initialized in this process: call init once, at startup")]
     AlreadyInitialized(#[source] tracing_subscriber::util::TryInitError),

@@ -416,3 +416,229 @@ async fn shutdown_finishes_event_in_progress() {
     test_db.drop_now().await;
     nats.delete_streams().await;
 }
+
+/// Records the transaction of each call, to tell how many events shared a transaction.
+struct TransactionRecorder {
+    transactions: Arc<std::sync::Mutex<Vec<i64>>>,
+    fail: fn(&ReceivedEvent, &OrderCreated) -> bool,
+}
+
+impl EventHandler for TransactionRecorder {
+    async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
+        let payload: OrderCreated = event.payload()?;
+        let transaction: i64 = sqlx::query_scalar(
+            "INSERT INTO effects (event_id, order_id) VALUES ($1, $2)
+             RETURNING txid_current()",
+        )
+        .bind(event.event_id)
+        .bind(&payload.order_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        self.transactions
+            .lock()
+            .expect("the recorder lock is not poisoned")
+            .push(transaction);
+        if (self.fail)(event, &payload) {
+            return Err(format!("inventory is closed for order {}", payload.order_id).into());
+        }
+        Ok(())
+    }
+}
+
+/// Publishes `count` events, numbered from order-0, and returns the last stream sequence.
+async fn publish_numbered(nats: &TestNats, count: usize) -> u64 {
+    let mut last = 0;
+    for number in 0..count {
+        let body = envelope(&format!("order-{number}")).encode_to_vec();
+        last = publish(nats, body, &format!("copy-{number}")).await;
+    }
+    last
+}
+
+fn distinct(transactions: &std::sync::Mutex<Vec<i64>>) -> usize {
+    let mut ids = transactions.lock().expect("not poisoned").clone();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.len()
+}
+
+#[tokio::test]
+async fn backlog_shares_transactions() {
+    let test_db = TestDb::migrated(&SERVICE_MIGRATIONS).await;
+    let nats = TestNats::new().await;
+    let transactions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handler = TransactionRecorder {
+        transactions: Arc::clone(&transactions),
+        fail: |_, _| false,
+    };
+    let last = publish_numbered(&nats, 60).await;
+
+    let consumer = start(&test_db, &nats, handler);
+    wait_until_settled(&nats, last).await;
+    consumer.stop().await;
+
+    assert_eq!(transactions.lock().expect("not poisoned").len(), 60);
+    assert!(
+        distinct(&transactions) < 60,
+        "60 waiting events took {} transactions; expected several per transaction",
+        distinct(&transactions)
+    );
+    assert_eq!(count(&test_db, "effects").await, 60);
+    assert_eq!(count(&test_db, "inbox").await, 60);
+    test_db.drop_now().await;
+    nats.delete_streams().await;
+}
+
+#[tokio::test]
+async fn failing_event_in_group_fails_alone() {
+    let test_db = TestDb::migrated(&SERVICE_MIGRATIONS).await;
+    let nats = TestNats::new().await;
+    let transactions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handler = TransactionRecorder {
+        transactions: Arc::clone(&transactions),
+        fail: |_, payload| payload.order_id == "order-17",
+    };
+    let last = publish_numbered(&nats, 40).await;
+
+    let consumer = start(&test_db, &nats, handler);
+    wait_until_settled(&nats, last).await;
+    consumer.stop().await;
+
+    let failed: Vec<String> = sqlx::query_scalar(
+        "SELECT order_id FROM generate_series(0, 39) AS number,
+                LATERAL (SELECT 'order-' || number AS order_id) AS expected
+         WHERE order_id NOT IN (SELECT order_id FROM effects)",
+    )
+    .fetch_all(&test_db.pool)
+    .await
+    .expect("orders without effect");
+    let dead = stream_messages(&nats.jetstream, &nats.settings.dead_letter_stream).await;
+    assert_eq!(failed, vec!["order-17".to_owned()]);
+    assert_eq!(count(&test_db, "effects").await, 39);
+    assert_eq!(count(&test_db, "inbox").await, 39);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        header(&dead[0], dead_letter::HEADER_DELIVERY_COUNT),
+        Some("3")
+    );
+    test_db.drop_now().await;
+    nats.delete_streams().await;
+}
+
+#[tokio::test]
+async fn repeated_event_in_group_applied_once() {
+    let test_db = TestDb::migrated(&SERVICE_MIGRATIONS).await;
+    let nats = TestNats::new().await;
+    let transactions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handler = TransactionRecorder {
+        transactions: Arc::clone(&transactions),
+        fail: |_, _| false,
+    };
+    let mut last = 0;
+    for number in 0..20 {
+        let body = envelope(&format!("order-{number}")).encode_to_vec();
+        publish(&nats, body.clone(), &format!("first-{number}")).await;
+        last = publish(&nats, body, &format!("second-{number}")).await;
+    }
+
+    let consumer = start(&test_db, &nats, handler);
+    wait_until_settled(&nats, last).await;
+    consumer.stop().await;
+
+    assert_eq!(last, 40);
+    assert_eq!(transactions.lock().expect("not poisoned").len(), 20);
+    assert_eq!(count(&test_db, "effects").await, 20);
+    assert_eq!(count(&test_db, "inbox").await, 20);
+    test_db.drop_now().await;
+    nats.delete_streams().await;
+}
+
+/// Applies batches with one statement, and rejects every batch holding order-5, so that the
+/// consumer falls back to `handle` for that batch.
+struct BatchWriter {
+    batch_sizes: Arc<std::sync::Mutex<Vec<usize>>>,
+    single_calls: Arc<AtomicUsize>,
+}
+
+impl EventHandler for BatchWriter {
+    async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
+        self.single_calls.fetch_add(1, Ordering::SeqCst);
+        let payload: OrderCreated = event.payload()?;
+        sqlx::query("INSERT INTO effects (event_id, order_id) VALUES ($1, $2)")
+            .bind(event.event_id)
+            .bind(&payload.order_id)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    fn handles_batches(&self) -> bool {
+        true
+    }
+
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> Result<(), BoxError> {
+        let mut ids = Vec::new();
+        let mut orders = Vec::new();
+        for event in events {
+            let payload: OrderCreated = event.payload()?;
+            ids.push(event.event_id);
+            orders.push(payload.order_id);
+        }
+        sqlx::query(
+            "INSERT INTO effects (event_id, order_id)
+             SELECT * FROM unnest($1::uuid[], $2::text[])",
+        )
+        .bind(&ids)
+        .bind(&orders)
+        .execute(&mut *conn)
+        .await?;
+        self.batch_sizes
+            .lock()
+            .expect("not poisoned")
+            .push(events.len());
+        if orders.iter().any(|order| order == "order-5") {
+            return Err("batches with order-5 are rejected".into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn batch_handler_receives_whole_groups() {
+    let test_db = TestDb::migrated(&SERVICE_MIGRATIONS).await;
+    let nats = TestNats::new().await;
+    let batch_sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let single_calls = Arc::new(AtomicUsize::new(0));
+    let handler = BatchWriter {
+        batch_sizes: Arc::clone(&batch_sizes),
+        single_calls: Arc::clone(&single_calls),
+    };
+    let last = publish_numbered(&nats, 50).await;
+
+    let consumer = start(&test_db, &nats, handler);
+    wait_until_settled(&nats, last).await;
+    consumer.stop().await;
+
+    let sizes = batch_sizes.lock().expect("not poisoned").clone();
+    let orders: Vec<String> = sqlx::query_scalar("SELECT order_id FROM effects")
+        .fetch_all(&test_db.pool)
+        .await
+        .expect("effects");
+    let mut distinct_orders = orders.clone();
+    distinct_orders.sort();
+    distinct_orders.dedup();
+    assert!(
+        sizes.iter().any(|size| *size > 1),
+        "batch sizes {sizes:?}; expected a batch of several events"
+    );
+    assert!(single_calls.load(Ordering::SeqCst) >= 1);
+    assert_eq!(orders.len(), 50);
+    assert_eq!(distinct_orders.len(), 50);
+    assert_eq!(count(&test_db, "inbox").await, 50);
+    test_db.drop_now().await;
+    nats.delete_streams().await;
+}

@@ -116,6 +116,78 @@ async fn sequences_count_per_aggregate() {
     test_db.drop_now().await;
 }
 
+/// Id, aggregate id, sequence, envelope and trace context of an outbox row.
+type OutboxRow = (Uuid, String, i64, Vec<u8>, Option<String>);
+
+#[tokio::test]
+async fn enqueue_many_continues_each_aggregate() {
+    let test_db = TestDb::migrated(&SERVICE_MIGRATIONS).await;
+    let outbox = crate::support::outbox(&Default::default(), system_clock());
+    let mut tx = test_db.pool.begin().await.expect("begin");
+    let single = NewEvent::new("order-a", &order_created("order-a"));
+    outbox.enqueue(&mut tx, single).await.expect("enqueue");
+
+    let events = ["order-b", "order-a", "order-b", "order-c", "order-a"]
+        .map(|order| {
+            NewEvent::new(order, &order_created(order))
+                .with_traceparent(Some(TRACEPARENT.to_owned()))
+        })
+        .to_vec();
+    let enqueued = outbox.enqueue_many(&mut tx, events).await.expect("enqueue");
+    tx.commit().await.expect("commit");
+
+    let rows: Vec<OutboxRow> = sqlx::query_as(
+        "SELECT id, aggregate_id, sequence, envelope, traceparent FROM outbox ORDER BY id",
+    )
+    .fetch_all(&test_db.pool)
+    .await
+    .expect("the rows are committed");
+    let sequences: Vec<u64> = enqueued.iter().map(|event| event.sequence).collect();
+    assert_eq!(sequences, vec![1, 2, 2, 1, 3]);
+    assert_eq!(rows.len(), 6);
+    for (event, (id, aggregate_id, sequence, envelope, traceparent)) in
+        enqueued.iter().zip(rows.iter().skip(1))
+    {
+        let envelope = events::decode_envelope(envelope).expect("the envelope decodes");
+        assert_eq!(*id, event.event_id);
+        assert_eq!(envelope.event_id, event.event_id.to_string());
+        assert_eq!(envelope.aggregate_id, *aggregate_id);
+        assert_eq!(envelope.sequence, sequence.unsigned_abs());
+        assert_eq!(event.sequence, sequence.unsigned_abs());
+        assert_eq!(event.subject, "certs.v1.order.created");
+        assert_eq!(traceparent.as_deref(), Some(TRACEPARENT));
+    }
+    test_db.drop_now().await;
+}
+
+#[tokio::test]
+async fn enqueue_many_rejects_empty_aggregate_id() {
+    let test_db = TestDb::migrated(&SERVICE_MIGRATIONS).await;
+    let outbox = crate::support::outbox(&Default::default(), system_clock());
+    let mut tx = test_db.pool.begin().await.expect("begin");
+    let events = vec![
+        NewEvent::new("order-1", &order_created("order-1")),
+        NewEvent::new("", &order_created("")),
+    ];
+
+    let error = outbox
+        .enqueue_many(&mut tx, events)
+        .await
+        .expect_err("every event needs its aggregate");
+    tx.commit().await.expect("commit");
+
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&test_db.pool)
+        .await
+        .expect("count");
+    assert!(
+        matches!(error, outbox::OutboxError::EmptyAggregateId { .. }),
+        "{error:?}"
+    );
+    assert_eq!(rows, 0);
+    test_db.drop_now().await;
+}
+
 #[tokio::test]
 async fn rolled_back_enqueue_leaves_no_gap() {
     let test_db = TestDb::migrated(&SERVICE_MIGRATIONS).await;

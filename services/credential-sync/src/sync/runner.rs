@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use certitude_platform::db::DbError;
 use certitude_platform::outbox::OutboxError;
+use certitude_platform::telemetry::metrics;
 use entrust::CertificateAuthority;
 use entrust::model::Domain;
 use futures::StreamExt;
@@ -109,13 +110,19 @@ pub(super) async fn execute(deps: Deps, run: SyncRun, cancel: CancellationToken)
     );
     async move {
         match sync_while_leased(&deps, &run, &cancel).await {
-            Ok(finished) => log_finished(&finished),
+            Ok(finished) => {
+                metrics::record_sync_run(finished.state.as_str());
+                log_finished(&finished);
+            }
             Err(RunError::LeaseLost) => tracing::warn!(
                 "catalog sync {} lost its lease to another replica, or its credential was \
                  deleted; its result was dropped",
                 run.id
             ),
-            Err(error) => record_failure(&deps, &run, &error).await,
+            Err(error) => {
+                metrics::record_sync_run(RunState::Failed.as_str());
+                record_failure(&deps, &run, &error).await;
+            }
         }
     }
     .instrument(span)

@@ -7,6 +7,7 @@ pub mod deployments;
 pub mod license;
 pub mod order_actions;
 pub mod orders;
+pub mod renewals;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -86,4 +87,12 @@ pub fn v1() -> Router<AppState> {
         )
         .route("/v1/deployments", get(deployments::list_all))
         .route("/v1/license", get(license::get).put(license::set))
+        .route(
+            "/v1/orders/{id}/renewal-policy",
+            get(renewals::get_policy)
+                .put(renewals::set_policy)
+                .delete(renewals::delete_policy),
+        )
+        .route("/v1/renewals/forecast", get(renewals::forecast))
+        .route("/v1/renewals/audit", get(renewals::audit))
 }

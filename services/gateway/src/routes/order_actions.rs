@@ -274,6 +274,8 @@ pub async fn renew(
         reuse_key: body.reuse_key,
         key_algorithm: body.key_algorithm.unwrap_or_default(),
         validity_days: body.validity_days.unwrap_or(0),
+        // Only renewal-scheduler names a policy: a manual renewal never bypasses one.
+        renewal_policy_id: String::new(),
     };
     let order = state
         .clients

@@ -22,6 +22,7 @@ use crate::core::Core;
 use crate::error::OrderError;
 use crate::import::Importer;
 use crate::orders::{create, validate, validate_only, validity};
+use crate::renewal_policies;
 use crate::store::orders::{self, ListPosition};
 use crate::store::{history, import_jobs};
 use status::to_status;
@@ -219,7 +220,11 @@ impl OrderService for OrderApi {
         &self,
         request: Request<RenewOrderRequest>,
     ) -> Result<Response<Order>, Status> {
+        let policy_id = request.get_ref().renewal_policy_id.clone();
         let request = admin::renew(request.get_ref()).map_err(to_status)?;
+        renewal_policies::check_manual_renewal(&self.core.pool, request.order_id, &policy_id)
+            .await
+            .map_err(to_status)?;
         let order = replace::replace(&self.core, &request)
             .await
             .map_err(to_status)?;

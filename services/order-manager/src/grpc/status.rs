@@ -30,6 +30,7 @@ pub(crate) fn to_status(error: OrderError) -> Status {
         }
         OrderError::WrongState { .. }
         | OrderError::RenewalTooEarly { .. }
+        | OrderError::AutoRenewalActive { .. }
         | OrderError::OperationRejected { .. } => Status::failed_precondition(error.to_string()),
         OrderError::PermissionDenied { .. } => Status::permission_denied(error.to_string()),
         OrderError::Busy { .. } => Status::aborted(error.to_string()),

@@ -1,8 +1,10 @@
 //! Imports: bringing every Entrust order of a credential into Certitude, in the background.
 //!
 //! A job walks the credential's listing page by page (all fields, by tracking id ascending) and
-//! upserts each order by (credential, tracking id); see [`upsert`]. Each page is written in one
-//! transaction, so it costs one commit rather than one per order. When that transaction fails,
+//! upserts each order by (credential, tracking id); see [`upsert`]. The details of a page's
+//! issued orders are fetched a few at a time (`import_fetch_concurrency`). Each page is written
+//! in one transaction, its new orders with multi-row statements, so it costs one commit rather
+//! than one per order. When that transaction fails,
 //! the page's orders are written again one transaction each, so one order that fails is counted
 //! and skipped alone. After each page the job writes its counters, so `GetImportJob` shows
 //! progress. A page that cannot be fetched fails the job with its error. Importing again changes
@@ -179,17 +181,25 @@ impl Job {
                 return;
             }
         };
-        let mut planned = Vec::with_capacity(orders.len());
-        for summary in orders {
-            let tracking_id = summary.tracking_id;
-            match upsert::plan(
-                self.authority.as_ref(),
-                &known,
-                summary,
-                self.restore_deleted,
-            )
-            .await
-            {
+        // Details are fetched a few at a time, in the listing's order.
+        let concurrency = self.core.settings.import_fetch_concurrency.max(1) as usize;
+        let plans: Vec<_> = futures::stream::iter(orders)
+            .map(|summary| {
+                let tracking_id = summary.tracking_id;
+                let plan = upsert::plan(
+                    self.authority.as_ref(),
+                    &known,
+                    summary,
+                    self.restore_deleted,
+                );
+                async move { (tracking_id, plan.await) }
+            })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let mut planned = Vec::with_capacity(plans.len());
+        for (tracking_id, plan) in plans {
+            match plan {
                 Ok(Some(order)) => planned.push(order),
                 Ok(None) => count(progress, Upserted::Skipped),
                 Err(error) => {
@@ -218,14 +228,18 @@ impl Job {
         }
     }
 
-    /// Writes every planned order of a page in one transaction.
+    /// Writes every planned order of a page in one transaction: the new ones with a few
+    /// multi-row statements, the known ones one by one.
     async fn write_together(&self, planned: &[Planned]) -> Result<Vec<Upserted>, OrderError> {
         if planned.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.core.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(planned.len());
-        for order in planned {
+        let (new, known): (Vec<&Planned>, Vec<&Planned>) =
+            planned.iter().partition(|order| order.is_new());
+        let mut outcomes =
+            upsert::insert_new(&self.core, &mut tx, &self.credential_id, &new).await?;
+        for order in known {
             outcomes.push(upsert::write(&self.core, &mut tx, &self.credential_id, order).await?);
         }
         tx.commit().await?;

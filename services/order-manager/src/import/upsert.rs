@@ -104,6 +104,11 @@ impl Planned {
     pub fn tracking_id(&self) -> u32 {
         self.summary.tracking_id.get()
     }
+
+    /// Tells whether Certitude has no order for the tracking id, deleted or not.
+    pub fn is_new(&self) -> bool {
+        self.existing.is_none()
+    }
 }
 
 /// Decides what importing `summary` writes, given what Certitude has (`known`), and fetches
@@ -237,6 +242,103 @@ async fn fetch_certificate(
         }))
 }
 
+/// Writes the orders of `planned` that are new to Certitude with five statements in all,
+/// inside the caller's transaction, as [`write`] does for each. Returns their outcomes in
+/// order. Orders that Certitude has are left out, so the caller writes those with [`write`].
+pub(super) async fn insert_new(
+    core: &Core,
+    conn: &mut PgConnection,
+    credential_id: &str,
+    planned: &[&Planned],
+) -> Result<Vec<Upserted>, OrderError> {
+    let now = core.now();
+    let rows: Vec<ImportedOrderRow> = planned
+        .iter()
+        .map(|order| {
+            imported_row(
+                core,
+                credential_id,
+                &order.summary,
+                order.state,
+                order.certificate.as_ref(),
+            )
+        })
+        .collect();
+    let inserted: HashSet<Uuid> = imported::insert_imported_many(&mut *conn, &rows, now)
+        .await?
+        .into_iter()
+        .collect();
+
+    let mut entries = Vec::with_capacity(inserted.len());
+    let mut events = Vec::with_capacity(inserted.len() * 2);
+    let mut outcomes = Vec::with_capacity(rows.len());
+    for (row, order) in rows.iter().zip(planned) {
+        if !inserted.contains(&row.id) {
+            // Another writer recorded the tracking id meanwhile.
+            outcomes.push(Upserted::Skipped);
+            continue;
+        }
+        entries.push(HistoryEntry {
+            order_id: row.id,
+            at: now,
+            actor: ACTOR,
+            action: ACTION,
+            from_status: None,
+            to_status: Some(row.status),
+            outcome: "imported",
+            detail: Some(row.entrust_status.clone()),
+        });
+        events.push(events::order_imported(
+            row.id,
+            credential_id,
+            row.tracking_id,
+            row.status,
+            &row.entrust_status,
+        ));
+        if let (Some(certificate), Some(certificate_id)) =
+            (order.certificate.as_ref(), row.certificate_id)
+        {
+            let entering = imported_certificate(row, certificate_id, certificate);
+            events.push(events::certificate_issued(&entering));
+        }
+        outcomes.push(Upserted::Inserted {
+            issued: row.certificate_id.is_some(),
+        });
+    }
+    history::record_many(&mut *conn, &entries).await?;
+    core.outbox.enqueue_many(&mut *conn, events).await?;
+    Ok(outcomes)
+}
+
+/// Describes the row of an order new to Certitude.
+fn imported_row(
+    core: &Core,
+    credential_id: &str,
+    summary: &OrderSummary,
+    state: OrderState,
+    certificate: Option<&IssuedCertificate>,
+) -> ImportedOrderRow {
+    ImportedOrderRow {
+        id: Uuid::now_v7(),
+        credential_id: credential_id.to_owned(),
+        tracking_id: i64::from(summary.tracking_id.get()),
+        product: summary.product.clone().unwrap_or_default(),
+        common_name: common_name(summary),
+        dns_names: summary.dns_names.clone(),
+        organization: summary.organization.clone(),
+        status: state,
+        entrust_status: summary.status.as_str().to_owned(),
+        certificate_id: certificate.map(|_| Uuid::now_v7()),
+        serial_number: serial_of(summary, certificate),
+        not_after: certificate
+            .and_then(|c| c.expires_at)
+            .or(summary.expires_at),
+        not_before: summary.issued_at,
+        next_poll_at: (state == OrderState::Pending)
+            .then(|| after(core.now(), core.settings.poll_interval)),
+    }
+}
+
 async fn insert(
     core: &Core,
     tx: &mut PgConnection,
@@ -246,26 +348,8 @@ async fn insert(
     certificate: Option<&IssuedCertificate>,
 ) -> Result<Upserted, OrderError> {
     let now = core.now();
-    let entrust_status = summary.status.as_str().to_owned();
-    let row = ImportedOrderRow {
-        id: Uuid::now_v7(),
-        credential_id: credential_id.to_owned(),
-        tracking_id: i64::from(summary.tracking_id.get()),
-        product: summary.product.clone().unwrap_or_default(),
-        common_name: common_name(summary),
-        dns_names: summary.dns_names.clone(),
-        organization: summary.organization.clone(),
-        status: state,
-        entrust_status: entrust_status.clone(),
-        certificate_id: certificate.map(|_| Uuid::now_v7()),
-        serial_number: serial_of(summary, certificate),
-        not_after: certificate
-            .and_then(|c| c.expires_at)
-            .or(summary.expires_at),
-        not_before: summary.issued_at,
-        next_poll_at: (state == OrderState::Pending)
-            .then(|| after(now, core.settings.poll_interval)),
-    };
+    let row = imported_row(core, credential_id, summary, state, certificate);
+    let entrust_status = row.entrust_status.clone();
 
     if !imported::insert_imported(&mut *tx, &row, now).await? {
         // Another writer recorded the tracking id meanwhile.

@@ -43,6 +43,49 @@ pub async fn record(conn: &mut PgConnection, entry: HistoryEntry<'_>) -> Result<
     Ok(())
 }
 
+/// Appends `entries` with one statement, inside the caller's transaction.
+pub async fn record_many(
+    conn: &mut PgConnection,
+    entries: &[HistoryEntry<'_>],
+) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let status = |value: Option<OrderState>| value.map(OrderState::as_str);
+    sqlx::query(
+        "INSERT INTO order_history
+             (order_id, at, actor, action, from_status, to_status, outcome, detail)
+         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[],
+                              $5::text[], $6::text[], $7::text[], $8::text[])",
+    )
+    .bind(entries.iter().map(|e| e.order_id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.at).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.actor).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.action).collect::<Vec<_>>())
+    .bind(
+        entries
+            .iter()
+            .map(|e| status(e.from_status))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        entries
+            .iter()
+            .map(|e| status(e.to_status))
+            .collect::<Vec<_>>(),
+    )
+    .bind(entries.iter().map(|e| e.outcome).collect::<Vec<_>>())
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.detail.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// One stored step of an order, as [`list`] returns it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct HistoryRow {

@@ -94,6 +94,83 @@ pub async fn insert_imported(
     Ok(inserted.rows_affected() == 1)
 }
 
+/// Inserts imported orders with one statement, as [`insert_imported`] does for each. Returns
+/// the ids of the rows inserted: an order whose tracking id the credential already has is
+/// left out.
+pub async fn insert_imported_many(
+    conn: &mut PgConnection,
+    orders: &[ImportedOrderRow],
+    now: OffsetDateTime,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let column = |value: fn(&ImportedOrderRow) -> Option<&str>| -> Vec<Option<&str>> {
+        orders.iter().map(value).collect()
+    };
+    // Postgres arrays are rectangular, so each order's names travel as one JSON array.
+    let dns_names: Vec<String> = orders
+        .iter()
+        .map(|order| serde_json::Value::from(order.dns_names.clone()).to_string())
+        .collect();
+    sqlx::query_scalar(
+        "INSERT INTO orders (id, credential_id, tracking_id, product, common_name, dns_names,
+             organization, status, entrust_status, certificate_id, serial_number, not_after,
+             source, next_poll_at, created_at, updated_at, not_before)
+         SELECT id, credential_id, tracking_id, product, common_name,
+                ARRAY(SELECT jsonb_array_elements_text(dns_names::jsonb)),
+                organization, status, entrust_status, certificate_id, serial_number, not_after,
+                'imported', next_poll_at, $14, $14, not_before
+         FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::uuid[], $11::text[],
+                     $12::timestamptz[], $13::timestamptz[], $15::timestamptz[])
+              AS imported (id, credential_id, tracking_id, product, common_name, dns_names,
+                            organization, status, entrust_status, certificate_id, serial_number,
+                            not_after, next_poll_at, not_before)
+         ON CONFLICT (credential_id, tracking_id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(orders.iter().map(|order| order.id).collect::<Vec<_>>())
+    .bind(column(|order| Some(&order.credential_id)))
+    .bind(
+        orders
+            .iter()
+            .map(|order| order.tracking_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|order| Some(&order.product)))
+    .bind(column(|order| Some(&order.common_name)))
+    .bind(&dns_names)
+    .bind(column(|order| order.organization.as_deref()))
+    .bind(column(|order| Some(order.status.as_str())))
+    .bind(column(|order| Some(&order.entrust_status)))
+    .bind(
+        orders
+            .iter()
+            .map(|order| order.certificate_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|order| order.serial_number.as_deref()))
+    .bind(
+        orders
+            .iter()
+            .map(|order| order.not_after)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        orders
+            .iter()
+            .map(|order| order.next_poll_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(now)
+    .bind(
+        orders
+            .iter()
+            .map(|order| order.not_before)
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Records Entrust's latest status of an order whose state did not change.
 pub async fn set_entrust_status(
     conn: &mut PgConnection,

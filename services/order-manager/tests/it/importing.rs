@@ -299,3 +299,65 @@ async fn order_failing_to_store_fails_alone() {
     assert!(imported.contains(&2_100_002), "{imported:?}");
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_keeps_listed_fields_and_history() {
+    let harness = Harness::start().await;
+    let listed = harness
+        .entrust
+        .all_orders(OrderQuery::default())
+        .await
+        .expect("the simulator lists its orders");
+
+    let with_several_names = listed.iter().filter(|s| s.dns_names.len() > 1).count();
+
+    let job = run_import(&harness).await;
+
+    assert!(
+        with_several_names > 0,
+        "the demo lists orders with several names"
+    );
+    assert_eq!(job.state, "succeeded", "{job:?}");
+    let orders = harness.all_orders(50).await;
+    let by_tracking_id: HashMap<i64, _> = orders.iter().map(|o| (o.tracking_id, o)).collect();
+    for summary in listed.iter().filter(|s| s.tracking_id.get() != 0) {
+        let tracking_id = i64::from(summary.tracking_id.get());
+        let order = by_tracking_id
+            .get(&tracking_id)
+            .unwrap_or_else(|| panic!("order {tracking_id} was not imported"));
+        assert_eq!(order.dns_names, summary.dns_names, "order {tracking_id}");
+        assert_eq!(
+            order.organization,
+            summary.organization.clone().unwrap_or_default(),
+            "order {tracking_id}"
+        );
+        assert_eq!(
+            order.product,
+            summary.product.clone().unwrap_or_default(),
+            "order {tracking_id}"
+        );
+        assert_eq!(
+            order.entrust_status,
+            summary.status.as_str(),
+            "order {tracking_id}"
+        );
+    }
+    let history: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT actor, action, outcome, to_status FROM order_history ORDER BY order_id",
+    )
+    .fetch_all(&harness.db.pool)
+    .await
+    .expect("history rows");
+    assert_eq!(history.len(), orders.len());
+    for (order, (actor, action, outcome, to_status)) in orders.iter().zip(&history) {
+        assert_eq!(actor, "import");
+        assert_eq!(action, "import");
+        assert_eq!(outcome, "imported");
+        assert!(to_status.is_some(), "order {}", order.tracking_id);
+    }
+    let sequences: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT sequence FROM outbox")
+        .fetch_all(&harness.db.pool)
+        .await
+        .expect("outbox sequences");
+    assert_eq!(sequences, vec![1]);
+}

@@ -14,6 +14,7 @@ mod inventory_state;
 mod key_check;
 mod portal_reconciling;
 mod reconciling;
+mod renewal_policies;
 mod replacing;
 mod supplied_csr;
 mod support;
