@@ -19,9 +19,12 @@ run: deps
 test: deps
 	deploy/dev/test.sh
 
-## bench: the benchmarks, at full size; results go to docs/BENCHMARKS.md by hand
+## bench: the benchmarks, at full size; results go to docs/BENCHMARKS.md by hand. Also runs
+## the two-scheduler renewal test at its full size of 1,000 certificates (100 in `make test`).
 bench: deps
 	$(CARGO) bench --workspace
+	CERTITUDE_TWO_SCHEDULERS_CERTIFICATES=1000 $(CARGO) test --release -p certitude-system-tests \
+		--test auto_renewal -- --exact two_replicas_renew_each_certificate_once
 
 ## lint: formatting and clippy, warnings as errors
 lint:

@@ -2,3 +2,4 @@
 //! functions; the binary parses their settings and prints their results.
 
 pub mod rotate;
+pub mod verify_audit;

@@ -4,7 +4,7 @@
 
 mod admin;
 
-use certitude::rotate;
+use certitude::{rotate, verify_audit};
 use certitude_platform::clock;
 use certitude_platform::config::{self, CommonConfig};
 use certitude_platform::shutdown::Shutdown;
@@ -41,6 +41,9 @@ enum Command {
     /// a master key rotation.
     #[command(long_about = rotate::PROCEDURE)]
     RotateMasterKey(rotate::RotateMasterKeyArgs),
+    /// Checks the gateway's hash-chained audit trail for edited, deleted or truncated rows.
+    #[command(long_about = verify_audit::ABOUT)]
+    VerifyAudit(verify_audit::VerifyAuditArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,6 +86,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Provision(args) => admin::provision(args).await,
         Command::GenerateMasterKey(args) => admin::generate_master_key(&args),
         Command::RotateMasterKey(args) => rotate_master_key(&args).await,
+        Command::VerifyAudit(args) => verify_audit(&args).await,
     }
 }
 
@@ -99,6 +103,16 @@ async fn rotate_master_key(args: &rotate::RotateMasterKeyArgs) -> anyhow::Result
             report.current_key_id
         );
     }
+    Ok(())
+}
+
+/// Verifies the audit chain, prints the result, and fails when the chain is broken.
+async fn verify_audit(args: &verify_audit::VerifyAuditArgs) -> anyhow::Result<()> {
+    let report = verify_audit::verify_audit(args).await?;
+    if !report.is_intact() {
+        anyhow::bail!("{report}");
+    }
+    println!("{report}");
     Ok(())
 }
 

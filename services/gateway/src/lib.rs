@@ -2,6 +2,7 @@
 //! token, authorizes by role, validates input, and calls the services over gRPC. It holds no
 //! certificate logic.
 
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod extract;
@@ -22,7 +23,7 @@ use certitude_platform::config::CommonConfig;
 use certitude_platform::health;
 use certitude_platform::service;
 use certitude_platform::shutdown::Shutdown;
-use certitude_platform::telemetry::set_parent_from_headers;
+use certitude_platform::telemetry::{metrics, set_parent_from_headers};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use tokio::task::JoinSet;
@@ -35,13 +36,19 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Default Postgres schema of the gateway's tables (tokens and the audit trail).
+pub const DEFAULT_SCHEMA: &str = "gateway";
+
 /// The gateway's Postgres `application_name` and NATS connection name.
 const APPLICATION_NAME: &str = "certitude-gateway";
 
 /// The gateway's settings.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "gateway", about = "Certitude's REST API")]
-#[command(mut_arg(CommonConfig::DB_SCHEMA_ARG, CommonConfig::schema_default("gateway")))]
+#[command(mut_arg(
+    CommonConfig::DB_SCHEMA_ARG,
+    CommonConfig::schema_default(DEFAULT_SCHEMA)
+))]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
@@ -85,6 +92,12 @@ pub struct Config {
     /// Deadline of each call to a service, in seconds.
     #[arg(long, env = "CERTITUDE_SERVICE_TIMEOUT_SECS", default_value = "60")]
     pub service_timeout_secs: u64,
+
+    /// How often the audit chain head is logged at info level, to be kept outside the
+    /// database as an anchor for `certitude verify-audit --expected-head`, such as 1m or 30s.
+    #[arg(long, env = "CERTITUDE_AUDIT_HEAD_LOG_INTERVAL", default_value = "1m",
+        value_parser = certitude_platform::config::positive_duration)]
+    pub audit_head_log_interval: Duration,
 
     /// Admin token stored (hashed) at start, so a new installation can create other tokens.
     #[arg(long, env = "CERTITUDE_BOOTSTRAP_ADMIN_TOKEN", hide_env_values = true,
@@ -166,6 +179,7 @@ pub async fn start(
         clients,
         clock,
     };
+    let gauge_clock = state.clock.clone();
     let mut tasks = JoinSet::new();
     let api_shutdown = shutdown.cancelled();
     tasks.spawn(async move {
@@ -174,6 +188,18 @@ pub async fn start(
             .with_graceful_shutdown(api_shutdown)
             .await
             .context("REST API server failed")
+    });
+    tasks.spawn(log_audit_head(
+        pool.clone(),
+        config.audit_head_log_interval,
+        shutdown.clone(),
+    ));
+    let gauge_pool = pool.clone();
+    let gauge_stop = shutdown.token();
+    tasks.spawn(async move {
+        let gauges = vec![audit::head_gauge()];
+        metrics::run_database_gauges(gauge_pool, gauge_clock, "gateway", gauges, gauge_stop).await;
+        Ok(())
     });
     let readiness = service::readiness(pool, nats);
     let health_shutdown = shutdown.cancelled();
@@ -190,15 +216,48 @@ pub async fn start(
     })
 }
 
-/// Builds the API router: every `/v1` route behind authentication, with a span per request.
+/// Logs the audit chain head every `interval` until `shutdown` fires. The log lines are the
+/// anchor that `certitude verify-audit --expected-head` compares the chain with.
+async fn log_audit_head(
+    pool: PgPool,
+    interval: Duration,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let mut ticks = tokio::time::interval(interval);
+    let stopped = shutdown.cancelled();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            () = &mut stopped => return Ok(()),
+            _ = ticks.tick() => {}
+        }
+        match audit::read_head(&pool).await {
+            Ok(head) => tracing::info!(
+                audit.sequence = head.sequence,
+                audit.hash = %head.hash,
+                audit.anchor = %head,
+                "audit chain head"
+            ),
+            Err(error) => tracing::warn!(error = %error, "failed to read the audit chain head"),
+        }
+    }
+}
+
+/// Builds the API router: every `/v1` route behind authentication, with an audit row per
+/// change, a request id and a span per request.
 pub fn router(state: AppState) -> axum::Router {
     routes::v1()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit::middleware::record,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(trace_request))
+        .layer(middleware::from_fn(audit::request_id::assign))
         .fallback(|| async {
             problem::Problem::not_found("no such route; docs/api.md lists the routes")
         })
@@ -218,8 +277,12 @@ async fn trace_request(request: Request, next: Next) -> Response {
         http.request.method = %request.method(),
         http.route = %route,
         http.response.status_code = tracing::field::Empty,
+        http.request.id = tracing::field::Empty,
         token.id = tracing::field::Empty,
     );
+    if let Some(id) = request.extensions().get::<audit::request_id::RequestId>() {
+        span.record("http.request.id", id.0.as_str());
+    }
     if let Err(error) = set_parent_from_headers(&span, request.headers()) {
         tracing::debug!(error = %error, "ignored an invalid trace context header");
     }

@@ -146,6 +146,18 @@ impl ExpiryRecorder {
             certificate.not_after = %expiry.not_after,
             "recorded certificate expiry"
         );
+        // An imported order that Entrust reports revoked brings its certificate in revoked:
+        // no CertificateRevoked or OrderStatusChanged follows for it.
+        if issued.order_status == "REVOKED" {
+            schedule_store::mark_revoked(conn, certificate_id, now)
+                .await
+                .map_err(db_error)?;
+            tracing::info!(
+                certificate.id = %certificate_id,
+                "the certificate entered revoked; it will not be renewed"
+            );
+            return Ok(());
+        }
         if let Some(order_id) = &order_id {
             self.plan(conn, order_id, now).await.map_err(db_error)?;
         }

@@ -35,14 +35,20 @@ impl Lifetime {
 }
 
 /// Returns the instant `timing` puts the renewal at, before jitter and window. A
-/// days-before-expiry period that is not shorter than the lifetime is capped at a third of the
-/// lifetime, so a renewal never falls on or before the issue and never loops.
+/// days-before-expiry period longer than two thirds of the lifetime (one as long as the
+/// lifetime included) is capped at a third of the lifetime. A renewal therefore never falls in
+/// the first third of a lifetime, where each renewed certificate would renew again soon after
+/// its issue.
 pub fn renewal_point(lifetime: Lifetime, timing: RenewalTiming) -> OffsetDateTime {
     let length = lifetime.length();
     match timing {
         RenewalTiming::DaysBeforeExpiry(days) => {
             let before = Duration::days(i64::from(days));
-            let before = if before >= length { length / 3 } else { before };
+            let before = if before * 3 > length * 2 {
+                length / 3
+            } else {
+                before
+            };
             lifetime.not_after - before
         }
         RenewalTiming::LifetimePercent(percent) => {
@@ -244,6 +250,31 @@ mod tests {
         let point = renewal_point(life, RenewalTiming::DaysBeforeExpiry(30));
 
         assert_eq!(point, datetime!(2030-01-21 00:00 UTC));
+    }
+
+    #[test]
+    fn period_just_under_lifetime_is_capped() {
+        // 199 days and 17 minutes of lifetime, renewed 199 days before expiry.
+        let life = lifetime(
+            datetime!(2026-12-04 23:42 UTC),
+            datetime!(2027-06-21 23:59 UTC),
+        );
+
+        let point = renewal_point(life, RenewalTiming::DaysBeforeExpiry(199));
+
+        assert_eq!(point, life.not_after - life.length() / 3);
+    }
+
+    #[test]
+    fn period_of_two_thirds_is_kept() {
+        let life = lifetime(
+            datetime!(2030-01-01 00:00 UTC),
+            datetime!(2030-01-31 00:00 UTC),
+        );
+
+        let point = renewal_point(life, RenewalTiming::DaysBeforeExpiry(20));
+
+        assert_eq!(point, datetime!(2030-01-11 00:00 UTC));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `/v1` routes and what they share.
 
+pub mod audit;
 pub mod certificate_files;
 pub mod certificates;
 pub mod credentials;
@@ -95,4 +96,6 @@ pub fn v1() -> Router<AppState> {
         )
         .route("/v1/renewals/forecast", get(renewals::forecast))
         .route("/v1/renewals/audit", get(renewals::audit))
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/head", get(audit::head))
 }

@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use certitude_proto::order::v1 as proto;
+use certitude_proto::renewal::v1::GetRenewalPolicyRequest;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -266,8 +267,10 @@ pub async fn renew(
              one of them out",
         ));
     }
+    let order_id = parse_id("id", &id)?;
+    reject_if_auto_renewed(&state, &order_id).await?;
     let request = proto::RenewOrderRequest {
-        id: parse_id("id", &id)?,
+        id: order_id,
         admin_credential_id: admin_credential_id(body.admin_credential_id.as_deref())?,
         actor: principal.token_name.clone(),
         idempotency_key,
@@ -286,6 +289,40 @@ pub async fn renew(
         .or_problem()?;
     let location = format!("/v1/orders/{}", order.id);
     Ok(created(location, Order::from(order)))
+}
+
+/// Rejects a manual renewal of an order with an enabled auto-renewal policy, read from
+/// renewal-scheduler itself. order-manager rejects it too, from the policy events it consumed,
+/// but a renewal sent right after the policy was set could arrive before that event.
+async fn reject_if_auto_renewed(state: &AppState, order_id: &str) -> Result<(), Problem> {
+    let request = GetRenewalPolicyRequest {
+        order_id: order_id.to_owned(),
+    };
+    match state
+        .clients
+        .renewals
+        .clone()
+        .get_renewal_policy(request)
+        .await
+    {
+        Ok(policy) if policy.get_ref().enabled => Err(Problem::unprocessable(format!(
+            "cannot renew order {order_id} by hand: auto-renewal policy {} is active for it \
+             and renews it on schedule; disable the policy first (DELETE \
+             /v1/orders/{order_id}/renewal-policy) to renew it by hand",
+            policy.get_ref().id
+        ))),
+        Ok(_) => Ok(()),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(()),
+        Err(status) => {
+            // order-manager still checks the policies it has consumed.
+            tracing::warn!(
+                order.id = %order_id,
+                error = %status,
+                "reading the order's renewal policy failed; leaving the check to order-manager"
+            );
+            Ok(())
+        }
+    }
 }
 
 pub async fn reissue(

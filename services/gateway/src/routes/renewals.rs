@@ -150,6 +150,28 @@ pub async fn set_policy(
     JsonBody(body): JsonBody<SetPolicy>,
 ) -> Result<Json<Policy>, Problem> {
     principal.require(Role::Operator)?;
+    // gRPC reads 0 as "not set", so an explicit 0 is rejected here with the field's range.
+    for (field, value, range) in [
+        (
+            "renew_days_before_expiry",
+            body.renew_days_before_expiry,
+            "1 to 3650",
+        ),
+        (
+            "renew_at_lifetime_percent",
+            body.renew_at_lifetime_percent,
+            "1 to 99",
+        ),
+        ("validity_days", body.validity_days, "1 to 3650"),
+        ("max_attempts", body.max_attempts, "1 to 20"),
+    ] {
+        if value == Some(0) {
+            return Err(Problem::invalid_field(
+                field,
+                format!("0 is out of range; use {range}, or leave the field out for its default"),
+            ));
+        }
+    }
     let request = proto::SetRenewalPolicyRequest {
         order_id: parse_id("id", &id)?,
         enabled: body.enabled,

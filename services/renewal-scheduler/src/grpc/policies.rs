@@ -19,8 +19,79 @@ use crate::{policy_store, schedule_store};
 /// Maximum validity a policy may request, in days. Entrust applies its own, lower maximum.
 const MAX_VALIDITY_DAYS: u32 = 3650;
 
+/// Maximum length of a product code, in characters.
+const MAX_PRODUCT_LENGTH: usize = 64;
+
+/// Maximum length of a time zone name, in characters; IANA names are at most about 30.
+const MAX_TIME_ZONE_LENGTH: usize = 64;
+
 fn invalid(field: &str, reason: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("{field}: {reason}"))
+}
+
+/// Returns the first characters of `text` for an error message, so that a long or hostile
+/// value does not make the message (a gRPC header) too large.
+fn excerpt(text: &str) -> String {
+    const SHOWN: usize = 40;
+    let shown: String = text.chars().take(SHOWN).collect();
+    if text.chars().count() > SHOWN {
+        format!("{shown:?}...")
+    } else {
+        format!("{shown:?}")
+    }
+}
+
+/// Checks an Entrust product code: letters, digits and `_`, upper-cased, such as `STANDARD_SSL`.
+fn product(value: &str) -> Result<Option<String>, Status> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let valid = value.len() <= MAX_PRODUCT_LENGTH
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(invalid(
+            "product",
+            format!(
+                "{} is not a product code; use the code of one of the credential's products, \
+                 such as STANDARD_SSL (letters, digits and _, at most {MAX_PRODUCT_LENGTH})",
+                excerpt(value)
+            ),
+        ));
+    }
+    Ok(Some(value.to_ascii_uppercase()))
+}
+
+/// Checks the id of the administrator credential that renews, when one is given.
+fn admin_credential_id(value: &str) -> Result<Option<String>, Status> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    Uuid::parse_str(value).map_err(|_| {
+        invalid(
+            "admin_credential_id",
+            format!(
+                "{} is not a credential id; use the id (a UUID) of an administrator credential, \
+                 or leave it empty to renew with the order's credential",
+                excerpt(value)
+            ),
+        )
+    })?;
+    Ok(Some(value.to_owned()))
+}
+
+/// Rejects an order that auto-renewal cannot renew: only an issued order has a certificate
+/// that a renewal replaces on schedule.
+fn renewable(order: &Order) -> Result<(), Status> {
+    if order.status == "ISSUED" {
+        return Ok(());
+    }
+    Err(Status::failed_precondition(format!(
+        "order {} is {}: an auto-renewal policy applies to an ISSUED order; renew an expired \
+         order by hand, or set the policy on the order that replaced this one",
+        order.id, order.status
+    )))
 }
 
 fn timing(request: &proto::SetRenewalPolicyRequest) -> Result<RenewalTiming, Status> {
@@ -55,7 +126,10 @@ fn window(window: Option<&proto::MaintenanceWindow>) -> Result<Option<Maintenanc
         let day = parse_weekday(name).ok_or_else(|| {
             invalid(
                 "maintenance_window.days",
-                format!("{name:?} is not a day; use MON, TUE, WED, THU, FRI, SAT or SUN"),
+                format!(
+                    "{} is not a day; use MON, TUE, WED, THU, FRI, SAT or SUN",
+                    excerpt(name)
+                ),
             )
         })?;
         if !days.contains(&day) {
@@ -78,12 +152,18 @@ fn window(window: Option<&proto::MaintenanceWindow>) -> Result<Option<Maintenanc
         ));
     }
     let name = window.time_zone.trim();
-    let zone = time_zone(name).ok_or_else(|| {
-        invalid(
-            "maintenance_window.time_zone",
-            format!("{name:?} is not an IANA time zone; use a name such as Europe/Berlin"),
-        )
-    })?;
+    let zone = (name.chars().count() <= MAX_TIME_ZONE_LENGTH && !name.contains('\0'))
+        .then(|| time_zone(name))
+        .flatten()
+        .ok_or_else(|| {
+            invalid(
+                "maintenance_window.time_zone",
+                format!(
+                    "{} is not an IANA time zone; use a name such as Europe/Berlin",
+                    excerpt(name)
+                ),
+            )
+        })?;
     Ok(Some(MaintenanceWindow {
         days,
         start_hour: u8::try_from(window.start_hour).unwrap_or(0),
@@ -194,7 +274,12 @@ impl RenewalApi {
                 ),
             ));
         }
+        let product = product(&request.product)?;
+        let admin_credential_id = admin_credential_id(&request.admin_credential_id)?;
         let order = self.order(order_id).await?;
+        if request.enabled {
+            renewable(&order)?;
+        }
         let now = self.clock.now();
         let candidate = Policy {
             id: Uuid::now_v7(),
@@ -204,11 +289,11 @@ impl RenewalApi {
             enabled: request.enabled,
             timing,
             rotate_key: request.rotate_key,
-            product: non_empty(&request.product),
+            product,
             validity_days: (request.validity_days != 0).then_some(request.validity_days),
             window,
             max_attempts,
-            admin_credential_id: non_empty(&request.admin_credential_id),
+            admin_credential_id,
             actor: actor(&request.actor),
             renewals: 0,
             created_at: now,
@@ -373,5 +458,59 @@ mod tests {
     fn too_many_attempts_are_rejected() {
         assert!(max_attempts(21).is_err());
         assert_eq!(max_attempts(0).expect("default"), DEFAULT_MAX_ATTEMPTS);
+    }
+
+    #[test]
+    fn product_is_upper_cased_code() {
+        assert_eq!(
+            product(" standard_ssl ").expect("valid"),
+            Some("STANDARD_SSL".into())
+        );
+        assert_eq!(product("").expect("empty keeps the order's"), None);
+        for value in [
+            "STANDARD_SSL\0",
+            "STANDARD SSL",
+            "SSL\u{202e}",
+            &"X".repeat(65),
+        ] {
+            let error = product(value).expect_err("not a product code");
+            assert!(
+                error.message().starts_with("product: "),
+                "{}",
+                error.message()
+            );
+            assert!(error.message().len() < 300, "{}", error.message());
+        }
+    }
+
+    #[test]
+    fn admin_credential_must_be_uuid() {
+        let id = "01a24389-3838-7081-9206-362c70e7252b";
+        assert_eq!(
+            admin_credential_id(id).expect("a UUID"),
+            Some(id.to_owned())
+        );
+        assert_eq!(admin_credential_id(" ").expect("empty"), None);
+        let error = admin_credential_id("bogus\0").expect_err("not a UUID");
+        assert!(error.message().starts_with("admin_credential_id: "));
+    }
+
+    #[test]
+    fn long_time_zone_is_rejected_briefly() {
+        let window = proto::MaintenanceWindow {
+            days: vec!["SAT".to_owned()],
+            start_hour: 1,
+            end_hour: 5,
+            time_zone: "Z".repeat(20_000),
+        };
+
+        let error = super::window(Some(&window)).expect_err("not a zone");
+
+        assert!(
+            error
+                .message()
+                .starts_with("maintenance_window.time_zone: ")
+        );
+        assert!(error.message().len() < 300, "{}", error.message().len());
     }
 }
