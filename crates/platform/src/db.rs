@@ -100,3 +100,18 @@ pub fn connect_lazy(settings: &DbSettings) -> Result<PgPool, DbError> {
     let options = settings.connect_options()?;
     Ok(settings.pool_options().connect_lazy_with(options))
 }
+
+/// Returns a client span for a statement of `operation` (such as `INSERT`) on `table`, with
+/// the OpenTelemetry database attributes: span name `"{operation} {table}"`,
+/// `db.system.name`, `db.operation.name` and `db.collection.name`. Never put a statement's
+/// parameters on it: they can hold secrets.
+pub fn statement_span(operation: &'static str, table: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "db statement",
+        otel.name = %format_args!("{operation} {table}"),
+        otel.kind = "client",
+        db.system.name = "postgresql",
+        db.operation.name = operation,
+        db.collection.name = table,
+    )
+}

@@ -23,10 +23,11 @@ use std::collections::{BTreeMap, HashMap};
 use certitude_proto::events::v1::Envelope;
 use prost::Message;
 use sqlx::PgConnection;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::clock::SharedClock;
-use crate::db::DbError;
+use crate::db::{self, DbError};
 use crate::events::{self, Event, EventType, EventsSettings};
 use crate::telemetry;
 
@@ -148,7 +149,10 @@ impl Outbox {
             .await
             .map_err(db_error)?;
         let row = self.row(event, sequence);
-        insert(conn, &row).await.map_err(db_error)?;
+        insert(conn, &row)
+            .instrument(db::statement_span("INSERT", "outbox"))
+            .await
+            .map_err(db_error)?;
 
         Ok(EnqueuedEvent {
             event_id: row.id,
@@ -196,7 +200,10 @@ impl Outbox {
                 self.row(event, sequence)
             })
             .collect();
-        insert_many(conn, &rows).await.map_err(db_error)?;
+        insert_many(conn, &rows)
+            .instrument(db::statement_span("INSERT", "outbox"))
+            .await
+            .map_err(db_error)?;
 
         Ok(rows
             .into_iter()

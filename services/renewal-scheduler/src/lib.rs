@@ -8,6 +8,7 @@
 
 pub mod audit_store;
 pub mod config;
+pub mod deletions;
 pub mod expiry_store;
 pub mod grpc;
 pub mod ingest;

@@ -1,6 +1,6 @@
 //! Starting the renewal scheduler: the database, NATS, the gRPC and health servers, the
-//! CertificateIssued, CertificateRevoked and OrderStatusChanged consumers, the outbox relay and
-//! the renewal loop.
+//! CertificateIssued, CertificateRevoked, OrderStatusChanged and OrderDeleted consumers, the
+//! outbox relay and the renewal loop.
 
 use std::net::SocketAddr;
 
@@ -13,12 +13,15 @@ use certitude_platform::health;
 use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
 use certitude_platform::service::{self, Backends, ServiceTasks};
 use certitude_platform::shutdown::Shutdown;
-use certitude_proto::events::v1::{CertificateIssued, CertificateRevoked, OrderStatusChanged};
+use certitude_proto::events::v1::{
+    CertificateIssued, CertificateRevoked, OrderDeleted, OrderStatusChanged,
+};
 use certitude_proto::order::v1::order_service_client::OrderServiceClient;
 use certitude_proto::renewal::v1::renewal_service_server::RenewalServiceServer;
 use sqlx::migrate::Migrator;
 
 use crate::config::Config;
+use crate::deletions::{self, OrderDeletionRecorder};
 use crate::grpc::RenewalApi;
 use crate::ingest::{self, ExpiryRecorder};
 use crate::renewer::{Renewer, RenewerSettings};
@@ -164,6 +167,24 @@ pub async fn start(
     );
     tasks.spawn("order-status-changed-consumer", async move {
         status_consumer.await?;
+        Ok(())
+    });
+
+    let deleted = ConsumerSettings::new(
+        &events,
+        deletions::DURABLE_NAME,
+        OrderDeleted::TYPE.subject(&events.subject_prefix),
+    );
+    let deleted_consumer = run_consumer(
+        jetstream.clone(),
+        pool.clone(),
+        clock.clone(),
+        deleted,
+        OrderDeletionRecorder::new(clock.clone(), outbox.clone(), plan),
+        stop.token(),
+    );
+    tasks.spawn("order-deleted-consumer", async move {
+        deleted_consumer.await?;
         Ok(())
     });
 

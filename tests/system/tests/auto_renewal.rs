@@ -737,3 +737,58 @@ async fn maintenance_window_across_dst_change() {
     assert!(attempted < datetime!(2028-03-26 02:00 UTC), "{attempted}");
     harness.system.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleted_order_policy_is_disabled() {
+    let harness = Harness::start().await;
+    let order = harness.issued_order("deleted.example.com", 90).await;
+    let order_id = order["id"].as_str().unwrap().to_owned();
+    harness.set_policy(policy(&order)).await;
+
+    let (status, deleted) = harness
+        .api
+        .call(
+            Method::DELETE,
+            &format!("/v1/orders/{order_id}"),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    let deadline = Deadline::start();
+    let disabled = loop {
+        let policy = harness
+            .renewals
+            .clone()
+            .get_renewal_policy(GetRenewalPolicyRequest {
+                order_id: order_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if !policy.enabled {
+            break policy;
+        }
+        deadline
+            .wait("the deleted order's policy is disabled")
+            .await;
+    };
+    harness.clock.advance(Duration::days(80));
+    harness.let_scans_run().await;
+
+    assert!(
+        disabled.actor.contains("order deleted"),
+        "{}",
+        disabled.actor
+    );
+    assert_eq!(harness.entrust_posts("/renewals"), 0);
+    assert!(harness.audit(&order_id).await.is_empty());
+    let forecast = harness
+        .api
+        .get("/v1/renewals/forecast?days=400")
+        .await
+        .unwrap();
+    assert_eq!(forecast["items"].as_array().unwrap().len(), 0, "{forecast}");
+    harness.system.stop().await.unwrap();
+}

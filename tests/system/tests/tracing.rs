@@ -134,6 +134,30 @@ async fn order_is_one_trace_across_services() {
         .find(|span| attribute(&span.attributes, "consumer").as_deref() == Some(INVENTORY_CONSUMER))
         .expect("inventory's CertificateIssued consumer span is in the order's trace");
 
+    let outbox_insert = trace
+        .find(|span| {
+            attribute(&span.attributes, "db.collection.name").as_deref() == Some("outbox")
+                && trace.descends_from(span, create_order)
+        })
+        .expect("order-manager's outbox INSERT is in the order's trace");
+    let inbox_insert = trace
+        .find(|span| {
+            attribute(&span.attributes, "db.collection.name").as_deref() == Some("inbox")
+                && trace.descends_from(span, consumed)
+        })
+        .expect("the consumer's inbox INSERT is in the order's trace");
+
+    for statement in [outbox_insert, inbox_insert] {
+        assert_eq!(
+            attribute(&statement.attributes, "db.system.name").as_deref(),
+            Some("postgresql")
+        );
+        assert_eq!(
+            attribute(&statement.attributes, "db.operation.name").as_deref(),
+            Some("INSERT")
+        );
+    }
+    assert_eq!(outbox_insert.name, "INSERT outbox");
     assert!(trace.descends_from(create_order, root));
     assert!(trace.descends_from(generate_key, create_order));
     assert!(trace.descends_from(entrust_call, create_order));
@@ -144,6 +168,15 @@ async fn order_is_one_trace_across_services() {
             .unwrap_or_default()
             .ends_with("CertificateIssued")
     );
+    assert_eq!(
+        attribute(&consumed.attributes, "messaging.system").as_deref(),
+        Some("nats")
+    );
+    assert_eq!(
+        attribute(&consumed.attributes, "messaging.operation.type").as_deref(),
+        Some("process")
+    );
+    assert!(consumed.name.starts_with("process "), "{}", consumed.name);
 
     let url_path = attribute(&entrust_call.attributes, "url.path").unwrap();
     assert!(url_path.ends_with("/certificates"), "url.path {url_path}");

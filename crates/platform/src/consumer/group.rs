@@ -24,6 +24,7 @@ use uuid::Uuid;
 use super::dead_letter::retry_delay;
 use super::process::{Delivery, decode, delivery, event_span, nak};
 use super::{BoxError, Consumer, EventHandler, ReceivedEvent};
+use crate::db;
 use crate::events::error_text;
 
 /// A decoded message of a group.
@@ -141,6 +142,7 @@ impl<H: EventHandler> Consumer<H> {
         .bind(&sequences)
         .bind(self.clock.now())
         .fetch_all(&mut *tx)
+        .instrument(db::statement_span("INSERT", "inbox"))
         .await
         .map_err(GroupError::Db)?;
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::dead_letter::{self, MAX_ERROR_TEXT, Origin, Reason, retry_delay};
 use super::{BoxError, Consumer, EventHandler, ReceivedEvent};
 use crate::events::{self, EnvelopeError, HEADER_TRACEPARENT, error_text};
-use crate::telemetry;
+use crate::{db, telemetry};
 
 /// Position of a message in its stream and its delivery count.
 pub(super) struct Delivery {
@@ -137,6 +137,7 @@ impl<H: EventHandler> Consumer<H> {
         .bind(i64::try_from(event.stream_sequence).unwrap_or(i64::MAX))
         .bind(self.clock.now())
         .execute(&mut *tx)
+        .instrument(db::statement_span("INSERT", "inbox"))
         .await
         .map_err(ApplyError::Db)?
         .rows_affected();
@@ -299,9 +300,16 @@ pub(super) fn decode(
 pub(super) fn event_span(durable_name: &str, event: &ReceivedEvent) -> tracing::Span {
     let span = tracing::info_span!(
         "consume event",
+        otel.name = %format_args!("process {}", event.subject),
+        otel.kind = "consumer",
         consumer = %durable_name,
         event.id = %event.event_id,
         event.r#type = %event.envelope.event_type,
+        messaging.system = "nats",
+        messaging.operation.type = "process",
+        messaging.destination.name = %event.subject,
+        messaging.consumer.group.name = %durable_name,
+        messaging.message.id = %event.event_id,
         messaging.subject = %event.subject,
         delivery.attempt = event.delivered,
     );

@@ -4,10 +4,13 @@
 //! [`metrics`] are exported over OTLP/gRPC; metrics every `OTEL_METRIC_EXPORT_INTERVAL`
 //! milliseconds (60000 by default, read by the OpenTelemetry SDK).
 //!
+//! Log lines written inside a span carry its trace and span ids (see [`TraceIds`]).
+//!
 //! The OpenTelemetry layer is installed even without an endpoint, so trace ids still cross
 //! gRPC calls and NATS messages (see [`current_traceparent`]) and a downstream service that
 //! does export joins the same trace.
 
+mod log_format;
 pub mod metrics;
 mod propagation;
 
@@ -22,6 +25,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+pub use log_format::TraceIds;
 pub use propagation::{
     HeaderExtractor, HeaderInjector, TRACEPARENT_HEADER, TraceContextError, current_traceparent,
     inject_current_context, set_parent_from_headers, set_parent_from_traceparent,
@@ -133,8 +137,18 @@ pub fn init(
     let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(TRACER_NAME));
 
     let (text_layer, json_layer) = match settings.log_format {
-        LogFormat::Text => (Some(tracing_subscriber::fmt::layer()), None),
-        LogFormat::Json => (None, Some(tracing_subscriber::fmt::layer().json())),
+        LogFormat::Text => {
+            let format = TraceIds::new(tracing_subscriber::fmt::format(), false);
+            (
+                Some(tracing_subscriber::fmt::layer().event_format(format)),
+                None,
+            )
+        }
+        LogFormat::Json => {
+            let format = TraceIds::new(tracing_subscriber::fmt::format().json(), true);
+            let layer = tracing_subscriber::fmt::layer().json().event_format(format);
+            (None, Some(layer))
+        }
     };
     tracing_subscriber::registry()
         .with(filter)
