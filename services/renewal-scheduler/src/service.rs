@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use certitude_platform::clock::SharedClock;
-use certitude_platform::consumer::{ConsumerSettings, run_consumer};
-use certitude_platform::events::Event;
+use certitude_platform::consumer::{ConsumerSettings, EventHandler, run_consumer};
+use certitude_platform::events::{Event, EventsSettings};
 use certitude_platform::grpc::{GrpcServer, connect_lazy};
 use certitude_platform::health;
 use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
@@ -115,78 +115,38 @@ pub async fn start(
         Ok(())
     });
 
-    let issued = ConsumerSettings::new(
-        &events,
-        ingest::DURABLE_NAME,
-        CertificateIssued::TYPE.subject(&events.subject_prefix),
-    );
+    let consumers = Consumers {
+        jetstream: &jetstream,
+        pool: &pool,
+        clock: &clock,
+        events: &events,
+        stop: &stop,
+    };
     let recorder = ExpiryRecorder::new(clock.clone(), config.warning_days.0.clone(), plan);
-    let issued_consumer = run_consumer(
-        jetstream.clone(),
-        pool.clone(),
-        clock.clone(),
-        issued,
+    consumers.spawn::<CertificateIssued, _>(
+        &mut tasks,
+        "certificate-issued-consumer",
+        ingest::DURABLE_NAME,
         recorder,
-        stop.token(),
     );
-    tasks.spawn("certificate-issued-consumer", async move {
-        issued_consumer.await?;
-        Ok(())
-    });
-
-    let revoked = ConsumerSettings::new(
-        &events,
+    consumers.spawn::<CertificateRevoked, _>(
+        &mut tasks,
+        "certificate-revoked-consumer",
         revocations::DURABLE_NAME,
-        CertificateRevoked::TYPE.subject(&events.subject_prefix),
-    );
-    let revoked_consumer = run_consumer(
-        jetstream.clone(),
-        pool.clone(),
-        clock.clone(),
-        revoked,
         RevocationRecorder::new(clock.clone()),
-        stop.token(),
     );
-    tasks.spawn("certificate-revoked-consumer", async move {
-        revoked_consumer.await?;
-        Ok(())
-    });
-
-    let status_changed = ConsumerSettings::new(
-        &events,
+    consumers.spawn::<OrderStatusChanged, _>(
+        &mut tasks,
+        "order-status-changed-consumer",
         revocations::STATUS_DURABLE_NAME,
-        OrderStatusChanged::TYPE.subject(&events.subject_prefix),
-    );
-    let status_consumer = run_consumer(
-        jetstream.clone(),
-        pool.clone(),
-        clock.clone(),
-        status_changed,
         OrderRevocationRecorder::new(clock.clone()),
-        stop.token(),
     );
-    tasks.spawn("order-status-changed-consumer", async move {
-        status_consumer.await?;
-        Ok(())
-    });
-
-    let deleted = ConsumerSettings::new(
-        &events,
+    consumers.spawn::<OrderDeleted, _>(
+        &mut tasks,
+        "order-deleted-consumer",
         deletions::DURABLE_NAME,
-        OrderDeleted::TYPE.subject(&events.subject_prefix),
-    );
-    let deleted_consumer = run_consumer(
-        jetstream.clone(),
-        pool.clone(),
-        clock.clone(),
-        deleted,
         OrderDeletionRecorder::new(clock.clone(), outbox.clone(), plan),
-        stop.token(),
     );
-    tasks.spawn("order-deleted-consumer", async move {
-        deleted_consumer.await?;
-        Ok(())
-    });
 
     let relay = Relay::new(
         pool.clone(),
@@ -229,4 +189,42 @@ pub async fn start(
         http_addr,
         tasks,
     })
+}
+
+/// What every durable consumer of the scheduler shares.
+struct Consumers<'a> {
+    jetstream: &'a async_nats::jetstream::Context,
+    pool: &'a sqlx::PgPool,
+    clock: &'a SharedClock,
+    events: &'a EventsSettings,
+    stop: &'a Shutdown,
+}
+
+impl Consumers<'_> {
+    /// Runs `handler` as the durable consumer `durable_name` of event `M`, as task `task`.
+    fn spawn<M: Event, H: EventHandler>(
+        &self,
+        tasks: &mut ServiceTasks,
+        task: &'static str,
+        durable_name: &str,
+        handler: H,
+    ) {
+        let settings = ConsumerSettings::new(
+            self.events,
+            durable_name,
+            M::TYPE.subject(&self.events.subject_prefix),
+        );
+        let consumer = run_consumer(
+            self.jetstream.clone(),
+            self.pool.clone(),
+            self.clock.clone(),
+            settings,
+            handler,
+            self.stop.token(),
+        );
+        tasks.spawn(task, async move {
+            consumer.await?;
+            Ok(())
+        });
+    }
 }
