@@ -13,6 +13,7 @@ use certitude_platform::health;
 use certitude_platform::outbox::{Outbox, Relay, RelaySettings};
 use certitude_platform::service::{self, Backends, ServiceTasks};
 use certitude_platform::shutdown::Shutdown;
+use certitude_platform::telemetry::metrics;
 use certitude_proto::events::v1::{
     CertificateIssued, CertificateRevoked, OrderDeleted, OrderStatusChanged,
 };
@@ -147,6 +148,31 @@ pub async fn start(
         deletions::DURABLE_NAME,
         OrderDeletionRecorder::new(clock.clone(), outbox.clone(), plan),
     );
+
+    let gauge_pool = pool.clone();
+    let gauge_clock = clock.clone();
+    let gauge_stop = stop.token();
+    tasks.spawn("database-gauges", async move {
+        let gauges = metrics::outbox_gauges();
+        metrics::run_database_gauges(gauge_pool, gauge_clock, SERVICE_NAME, gauges, gauge_stop)
+            .await;
+        Ok(())
+    });
+    let lag = metrics::run_consumer_lag(
+        jetstream.clone(),
+        events.stream.clone(),
+        vec![
+            ingest::DURABLE_NAME,
+            revocations::DURABLE_NAME,
+            revocations::STATUS_DURABLE_NAME,
+            deletions::DURABLE_NAME,
+        ],
+        stop.token(),
+    );
+    tasks.spawn("consumer-lag", async move {
+        lag.await;
+        Ok(())
+    });
 
     let relay = Relay::new(
         pool.clone(),
