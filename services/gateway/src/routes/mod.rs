@@ -9,6 +9,7 @@ pub mod license;
 pub mod order_actions;
 pub mod orders;
 pub mod renewals;
+pub mod tokens;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -96,6 +97,8 @@ pub fn v1() -> Router<AppState> {
         )
         .route("/v1/renewals/forecast", get(renewals::forecast))
         .route("/v1/renewals/audit", get(renewals::audit))
+        .route("/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/head", get(audit::head))
 }

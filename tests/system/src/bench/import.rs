@@ -294,7 +294,18 @@ async fn import(
             let job = api.get(&job_path).await?;
             match job["state"].as_str() {
                 Some("running") => {}
-                Some("succeeded") => ended = Some((started.elapsed(), JobCounts::from_job(&job))),
+                Some("succeeded") => {
+                    let counts = JobCounts::from_job(&job);
+                    // The inventory could never hold what the scenario holds.
+                    if counts.failed > 0 {
+                        bail!(
+                            "the import failed {} orders, so the inventory cannot reach \
+                             {expected} certificates: {job}",
+                            counts.failed
+                        );
+                    }
+                    ended = Some((started.elapsed(), counts));
+                }
                 _ => bail!("the import did not succeed: {job}"),
             }
         }
