@@ -217,7 +217,8 @@ pub async fn start(
     })
 }
 
-/// What every durable consumer of the scheduler shares.
+/// The connections, clock, stream settings and shutdown that every durable consumer of the
+/// scheduler uses.
 struct Consumers<'a> {
     jetstream: &'a async_nats::jetstream::Context,
     pool: &'a sqlx::PgPool,

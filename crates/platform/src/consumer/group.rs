@@ -5,7 +5,7 @@
 //! same transaction, commits once and then acknowledges every message. Events the inbox already had
 //! are acknowledged without effect, as in the one-message path.
 //!
-//! A handler error rolls back the whole group, because its other effects cannot be told apart
+//! A handler error rolls back the whole group, because its other effects cannot be separated
 //! from the failed one's. The group's messages are then processed again one at a time, so the
 //! failing event alone is retried or dead-lettered and the others commit. A Postgres failure
 //! around the handlers negatively acknowledges every message with the retry delay.

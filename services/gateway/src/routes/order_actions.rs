@@ -294,6 +294,8 @@ pub async fn renew(
 /// Rejects a manual renewal of an order with an enabled auto-renewal policy, read from
 /// renewal-scheduler itself. order-manager rejects it too, from the policy events it consumed,
 /// but a renewal sent right after the policy was set could arrive before that event.
+// NOTE: a gRPC caller of RenewOrder that bypasses the gateway still relies on order-manager's
+// event-fed check alone, so it can race a policy set a moment before.
 async fn reject_if_auto_renewed(state: &AppState, order_id: &str) -> Result<(), Problem> {
     let request = GetRenewalPolicyRequest {
         order_id: order_id.to_owned(),
