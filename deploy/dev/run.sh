@@ -13,8 +13,8 @@ run_dir=.run
 mkdir -p "$run_dir/logs"
 chmod 700 "$run_dir"
 
-echo "Building certitude and entrust-sim (the first build takes several minutes)"
-cargo build -q -p certitude -p entrust-sim --bins
+echo "Building certitude, entrust-sim and certctl (the first build takes several minutes)"
+cargo build -q -p certitude -p entrust-sim -p certctl --bins
 bin=target/debug
 
 admin_url=${CERTITUDE_ADMIN_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -42,10 +42,12 @@ trap 'stop_all; exit 0' INT TERM
 trap stop_all EXIT
 
 # start NAME LOGFILE COMMAND...: runs a process in the background with its output in a log file.
+# Each runs in a session of its own, so Ctrl-C reaches only this script, which stops them once
+# with SIGTERM; a second signal would cut their graceful shutdown short.
 start() {
   local name=$1
   shift
-  "$@" >"$run_dir/logs/$name.log" 2>&1 &
+  setsid "$@" >"$run_dir/logs/$name.log" 2>&1 &
   pids+=($!)
 }
 
@@ -96,6 +98,8 @@ Certitude is running.
 Next, in another terminal (the README's first steps):
   export CERTITUDE_TOKEN=$token
   curl -s -H "Authorization: Bearer \$CERTITUDE_TOKEN" http://127.0.0.1:8000/v1/credentials
+or with the command-line client:
+  target/debug/certctl credentials list
 
 Stop with Ctrl-C.
 EOT

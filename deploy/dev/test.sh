@@ -7,6 +7,9 @@ cd "$(dirname "$0")/../.."
 # Benchmarks are binaries without the test harness, so they are left out here; each one has a
 # test that runs it once at a small size (CERTITUDE_BENCH_SCALE=small).
 targets=(--workspace --lib --bins --tests)
+# The schemathesis system test runs this pinned schemathesis against the OpenAPI document.
+CERTITUDE_SCHEMATHESIS=$(deploy/dev/schemathesis.sh)
+export CERTITUDE_SCHEMATHESIS
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run "${targets[@]}" --no-fail-fast "$@"
 else

@@ -47,6 +47,13 @@ pub struct Config {
         action = ArgAction::Set, value_parser = config::boolean, help_heading = "Entrust")]
     pub entrust_allow_loopback_http: bool,
 
+    /// Hosts a credential's API URL may name, separated by commas, such as api.entrust.net:
+    /// an egress allowlist that keeps API users from pointing Certitude at other hosts. Empty
+    /// (the default) allows every host.
+    #[arg(long, env = "CERTITUDE_ENTRUST_ALLOWED_HOSTS", value_delimiter = ',',
+        value_parser = allowed_host, help_heading = "Entrust")]
+    pub entrust_allowed_hosts: Vec<String>,
+
     /// gRPC URL of order-manager, which counts the orders that use a credential before the
     /// credential is deleted.
     #[arg(long, env = "CERTITUDE_ORDER_MANAGER_URL", default_value = "http://127.0.0.1:50053",
@@ -57,6 +64,18 @@ pub struct Config {
     #[arg(long, env = "CERTITUDE_SERVICE_CALL_TIMEOUT", default_value = "30s",
         value_parser = config::positive_duration, help_heading = "Services")]
     pub service_call_timeout: Duration,
+}
+
+/// Accepts a host name or IP address, without scheme, port or path.
+fn allowed_host(value: &str) -> Result<String, String> {
+    let host = value.trim();
+    match url::Host::parse(host) {
+        Ok(_) if !host.contains('/') => Ok(host.to_ascii_lowercase()),
+        _ => Err(format!(
+            "{host:?} is not a host name: give names such as api.entrust.net, without \
+             scheme, port or path"
+        )),
+    }
 }
 
 /// Accepts an http or https URL with a host, such as http://order-manager:50051.
@@ -111,6 +130,46 @@ mod tests {
         assert!(!config.entrust_allow_loopback_http);
         assert_eq!(config.order_manager_url, "http://127.0.0.1:50053");
         assert_eq!(config.service_call_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn allowed_hosts_are_a_list_of_host_names() {
+        let config = Config::from_pairs([
+            DATABASE_URL,
+            (
+                "CERTITUDE_ENTRUST_ALLOWED_HOSTS",
+                "API.entrust.net, 127.0.0.1",
+            ),
+        ])
+        .expect("two host names");
+        let error = Config::from_pairs([
+            DATABASE_URL,
+            (
+                "CERTITUDE_ENTRUST_ALLOWED_HOSTS",
+                "https://api.entrust.net/enterprise/v2",
+            ),
+        ])
+        .expect_err("a URL is not a host name");
+
+        assert_eq!(
+            config.entrust_allowed_hosts,
+            ["api.entrust.net", "127.0.0.1"]
+        );
+        assert!(
+            Config::from_pairs([DATABASE_URL])
+                .expect("defaults")
+                .entrust_allowed_hosts
+                .is_empty()
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("CERTITUDE_ENTRUST_ALLOWED_HOSTS"),
+            "{message}"
+        );
+        assert!(
+            message.contains("without scheme, port or path"),
+            "{message}"
+        );
     }
 
     #[test]

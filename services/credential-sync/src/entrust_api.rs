@@ -34,6 +34,8 @@ pub struct EntrustAccess {
     timeout: Duration,
     verify_timeout: Duration,
     allow_loopback_http: bool,
+    /// Hosts a credential's API URL may name, in lower case. Empty allows every host.
+    allowed_hosts: Vec<String>,
     /// Catalog clients kept between syncs; clones of this access share them.
     clients: ClientCache,
 }
@@ -47,6 +49,7 @@ impl EntrustAccess {
             timeout,
             verify_timeout: DEFAULT_VERIFY_TIMEOUT,
             allow_loopback_http,
+            allowed_hosts: Vec::new(),
             clients: ClientCache::default(),
         }
     }
@@ -57,10 +60,27 @@ impl EntrustAccess {
         self
     }
 
+    /// Limits credentials to API URLs on these hosts, an egress allowlist. An empty list allows
+    /// every host.
+    pub fn with_allowed_hosts(mut self, hosts: &[String]) -> Self {
+        self.allowed_hosts = hosts.iter().map(|host| host.to_ascii_lowercase()).collect();
+        self
+    }
+
     /// Checks an API base URL against the policy: https, or http to a loopback host when
-    /// allowed; no user name, password, query or fragment.
+    /// allowed; a host on the allowlist when there is one; no user name, password, query or
+    /// fragment.
     pub fn check_url(&self, url: &Url) -> Result<(), ServiceError> {
         let invalid = |reason: String| ServiceError::invalid("api_base_url", reason);
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        if !self.allowed_hosts.is_empty() && !self.allowed_hosts.contains(&host) {
+            return Err(invalid(format!(
+                "the host {host:?} is not one this installation may call (allowed: {}): \
+                 use one of them, or ask the operator to add it to \
+                 CERTITUDE_ENTRUST_ALLOWED_HOSTS",
+                self.allowed_hosts.join(", ")
+            )));
+        }
         match url.scheme() {
             "https" => {}
             "http" if self.allow_loopback_http && is_loopback(url) => {}
@@ -307,6 +327,25 @@ mod tests {
             .expect_err("plain HTTP to a remote host");
 
         assert!(error.to_string().starts_with("api_base_url: "), "{error}");
+    }
+
+    #[test]
+    fn host_outside_the_allowlist_is_rejected() {
+        let access = access(true).with_allowed_hosts(&["API.entrust.net".to_owned()]);
+
+        let allowed = access.check_url(&url("https://api.entrust.net/enterprise/v2"));
+        let rejected = access
+            .check_url(&url("https://entrust.example.com/enterprise/v2"))
+            .expect_err("the host is not on the list");
+
+        assert!(allowed.is_ok(), "{allowed:?}");
+        let message = rejected.to_string();
+        assert!(message.starts_with("api_base_url: "), "{message}");
+        assert!(message.contains("\"entrust.example.com\""), "{message}");
+        assert!(
+            message.contains("CERTITUDE_ENTRUST_ALLOWED_HOSTS"),
+            "{message}"
+        );
     }
 
     #[test]

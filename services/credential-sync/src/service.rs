@@ -96,7 +96,8 @@ pub async fn start_with_orders(
         outbox: Outbox::new(SERVICE_NAME, &events, clock.clone()),
         clock: clock.clone(),
         entrust: EntrustAccess::new(config.entrust_timeout, config.entrust_allow_loopback_http)
-            .with_verify_timeout(config.entrust_verify_timeout),
+            .with_verify_timeout(config.entrust_verify_timeout)
+            .with_allowed_hosts(&config.entrust_allowed_hosts),
     };
     let syncs = SyncLauncher::new(deps.clone(), shutdown.token());
     let api = CredentialApi::new(deps, syncs.clone(), orders);

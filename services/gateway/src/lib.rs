@@ -2,12 +2,16 @@
 //! token, authorizes by role, validates input, and calls the services over gRPC. It holds no
 //! certificate logic.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod extract;
+pub mod limits;
+pub mod openapi;
 pub mod pagination;
 pub mod problem;
+pub mod query_names;
 pub mod routes;
 pub mod tokens;
 
@@ -99,6 +103,22 @@ pub struct Config {
         value_parser = certitude_platform::config::positive_duration)]
     pub audit_head_log_interval: Duration,
 
+    /// Requests per second each API token may send to this replica (0 turns the limit off).
+    /// Each replica counts on its own: with N replicas behind a balancer a token may send up
+    /// to N times this rate.
+    #[arg(long, env = "CERTITUDE_API_RATE_LIMIT", default_value_t = limits::DEFAULT_RATE_PER_SECOND)]
+    pub api_rate_limit: u32,
+
+    /// Requests a token may send at once, above its rate, before it gets 429.
+    #[arg(long, env = "CERTITUDE_API_RATE_BURST", default_value_t = limits::DEFAULT_BURST)]
+    pub api_rate_burst: u32,
+
+    /// Maximum time a request may take before the gateway returns 504, such as 90s or 2m.
+    /// Keep it above CERTITUDE_SERVICE_TIMEOUT_SECS so a service's own error comes first.
+    #[arg(long, env = "CERTITUDE_API_REQUEST_TIMEOUT", default_value = "90s",
+        value_parser = certitude_platform::config::positive_duration)]
+    pub api_request_timeout: Duration,
+
     /// Admin token stored (hashed) at start, so a new installation can create other tokens.
     #[arg(long, env = "CERTITUDE_BOOTSTRAP_ADMIN_TOKEN", hide_env_values = true,
         value_parser = parse_secret)]
@@ -182,9 +202,15 @@ pub async fn start(
     let gauge_clock = state.clock.clone();
     let mut tasks = JoinSet::new();
     let api_shutdown = shutdown.cancelled();
+    let limits = limits::Limits::new(
+        config.api_rate_limit,
+        config.api_rate_burst,
+        config.api_request_timeout,
+    );
+    tasks.spawn(forget_idle_tokens(limits.clone(), shutdown.clone()));
     tasks.spawn(async move {
         tracing::info!(http.address = %api_addr, "REST API listening");
-        axum::serve(api_listener, router(state))
+        axum::serve(api_listener, router_with_limits(state, limits))
             .with_graceful_shutdown(api_shutdown)
             .await
             .context("REST API server failed")
@@ -216,6 +242,19 @@ pub async fn start(
     })
 }
 
+/// Lets the rate limiter forget idle tokens every minute until `shutdown` fires.
+async fn forget_idle_tokens(limits: limits::Limits, shutdown: Shutdown) -> anyhow::Result<()> {
+    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+    let stopped = shutdown.cancelled();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            () = &mut stopped => return Ok(()),
+            _ = ticks.tick() => limits.forget_idle_tokens(),
+        }
+    }
+}
+
 /// Logs the audit chain head every `interval` until `shutdown` fires. The log lines are the
 /// anchor that `certitude verify-audit --expected-head` compares the chain with.
 async fn log_audit_head(
@@ -243,19 +282,35 @@ async fn log_audit_head(
     }
 }
 
-/// Builds the API router: every `/v1` route behind authentication, with an audit row per
-/// change, a request id and a span per request.
+/// Builds the API router with the default [`limits::Limits`], as [`router_with_limits`] does.
 pub fn router(state: AppState) -> axum::Router {
+    router_with_limits(state, limits::Limits::default())
+}
+
+/// Builds the API router: every `/v1` route behind authentication, the token's rate limit and
+/// the role matrix, with an audit row per change (refusals included), a deadline, a request id
+/// and a span per request.
+pub fn router_with_limits(state: AppState, limits: limits::Limits) -> axum::Router {
     routes::v1()
+        .route_layer(middleware::from_fn(query_names::reject_unknown))
+        .route_layer(middleware::from_fn(access::authorize))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             audit::middleware::record,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            limits.clone(),
+            limits::limit_rate,
         ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            limits,
+            limits::enforce_deadline,
+        ))
         .layer(middleware::from_fn(trace_request))
         .layer(middleware::from_fn(audit::request_id::assign))
         .fallback(|| async {

@@ -5,6 +5,7 @@
 //! the token, so a page stays stable while rows are added.
 
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::problem::Problem;
 
@@ -16,9 +17,14 @@ pub const MAX_LIMIT: u32 = 500;
 /// Query parameters of every list route. Routes with filters repeat these two fields in their
 /// own query struct (serde's `flatten` cannot parse numbers from a query string) and call
 /// [`PageQuery::new`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Items per page, 50 by default.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The previous page's `next_cursor`, unchanged; absent for the first page.
+    #[param(max_length = 512, pattern = "^[A-Za-z0-9_.=-]*$")]
     pub cursor: Option<String>,
 }
 
@@ -65,11 +71,12 @@ impl PageQuery {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Cursor of the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub next_cursor: Option<String>,
 }
 

@@ -8,12 +8,13 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Media type of a problem details body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid request parameter: the field and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct InvalidParam {
     /// The field's name as the client sent it, e.g. `dns_names[1]`.
     pub name: String,
@@ -22,14 +23,22 @@ pub struct InvalidParam {
 }
 
 /// A problem details document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Problem {
+    /// The problem type: `urn:certitude:problem:` followed by a slug such as `not-found`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^urn:certitude:problem:[a-z]+(-[a-z]+)*$")]
     pub problem_type: String,
+    /// Summary of the problem type, the same for every problem of that type.
     pub title: String,
+    /// The response's HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
+    /// Explanation of this occurrence of the problem, with what to do about it.
     pub detail: String,
+    /// Each invalid field of the request with its fix; absent when no field is at fault.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(min_items = 1)]
     pub invalid_params: Vec<InvalidParam>,
 }
 
@@ -100,6 +109,16 @@ impl Problem {
         )
     }
 
+    /// 415: the body is not in a media type the route reads.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            detail,
+        )
+    }
+
     /// 401: no valid bearer token.
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
         Self::new(
@@ -132,6 +151,34 @@ impl Problem {
             "unprocessable",
             "Request cannot be carried out",
             detail,
+        )
+    }
+
+    /// 429: the token sent more requests than its rate allows. The caller sets `Retry-After`.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!(
+                "this token sent more requests than the gateway allows per token; \
+                 retry after {retry_after_secs} s, or spread the requests over time"
+            ),
+        )
+    }
+
+    /// 504: the request did not finish within the gateway's deadline.
+    pub fn timed_out(deadline: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timed-out",
+            "Request timed out",
+            format!(
+                "the request did not finish within {}; a change may still have been made: \
+                 read the resource before retrying (an order creation may be retried with the \
+                 same Idempotency-Key)",
+                humantime::format_duration(deadline)
+            ),
         )
     }
 

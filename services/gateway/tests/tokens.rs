@@ -286,3 +286,56 @@ async fn token_list_pages_by_cursor() {
     );
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn last_admin_token_is_not_revoked() {
+    let db = TestDb::new().await;
+    let app = app(&db).await;
+    let (_, tokens) = call(&app, Method::GET, "/v1/tokens?limit=500", ADMIN, None).await;
+    let own_id = tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|token| token["role"] == "admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, refused) = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/tokens/{own_id}"),
+        ADMIN,
+        None,
+    )
+    .await;
+    let (created_status, second) = call(
+        &app,
+        Method::POST,
+        "/v1/tokens",
+        ADMIN,
+        Some(json!({ "name": "second-admin", "role": "admin" })),
+    )
+    .await;
+    let (revoked_status, revoked) = call(
+        &app,
+        Method::DELETE,
+        &format!("/v1/tokens/{own_id}"),
+        second["token_secret"].as_str().unwrap(),
+        None,
+    )
+    .await;
+
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("last active admin token"),
+        "{refused}"
+    );
+    assert_eq!(created_status, StatusCode::CREATED, "{second}");
+    assert_eq!(revoked_status, StatusCode::OK, "{revoked}");
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+}

@@ -106,6 +106,8 @@ impl System {
                 vars(1),
                 &[
                     ("CERTITUDE_ENTRUST_ALLOW_LOOPBACK_HTTP", "true"),
+                    // Tests that post generated input must never reach a host off this machine.
+                    ("CERTITUDE_ENTRUST_ALLOWED_HOSTS", "127.0.0.1,localhost"),
                     ("CERTITUDE_ORDER_MANAGER_URL", &order_manager_url),
                 ],
             ))?,
@@ -162,6 +164,9 @@ impl System {
                     ("CERTITUDE_INVENTORY_URL", &inventory_url),
                     ("CERTITUDE_RENEWAL_SCHEDULER_URL", &renewal_url),
                     ("CERTITUDE_BOOTSTRAP_ADMIN_TOKEN", ADMIN_TOKEN),
+                    // Every test calls as one admin token, some in bulk; the limit has tests of
+                    // its own.
+                    ("CERTITUDE_API_RATE_LIMIT", "0"),
                 ],
             ))?;
         let gateway = certitude_gateway::start(gateway_config, clock, shutdown.clone())
@@ -202,6 +207,35 @@ impl System {
     /// Returns inventory's database.
     pub fn inventory_db(&self) -> &TestDb {
         &self.databases[3]
+    }
+
+    /// Adds the demo scenario's administrator (`demo-admin`) as an Entrust administrator
+    /// credential through the REST API, and returns the credential as the gateway answered.
+    pub async fn add_demo_credential(&self) -> anyhow::Result<serde_json::Value> {
+        let scenario = Scenario::demo();
+        let admin = scenario
+            .api_users
+            .iter()
+            .find(|user| user.user_name == "demo-admin")
+            .context("the demo scenario has no demo-admin")?;
+        let (status, credential) = self
+            .api()
+            .post(
+                "/v1/credentials",
+                serde_json::json!({
+                    "name": "demo",
+                    "api_base_url": self.sim.base_url(),
+                    "username": admin.user_name,
+                    "api_key": admin.api_key.expose_secret(),
+                    "is_administrator": true,
+                }),
+            )
+            .await?;
+        anyhow::ensure!(
+            status == reqwest::StatusCode::CREATED,
+            "adding the demo credential returned {status}: {credential}"
+        );
+        Ok(credential)
     }
 
     /// Returns a REST client authenticated as the bootstrap admin.

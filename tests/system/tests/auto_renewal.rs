@@ -525,7 +525,10 @@ async fn short_lived_certificate_is_replaced_once() {
     let forecast = harness
         .renewals
         .clone()
-        .get_renewal_forecast(GetRenewalForecastRequest { days: 30, limit: 0 })
+        .get_renewal_forecast(GetRenewalForecastRequest {
+            days: 30,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -628,6 +631,33 @@ async fn two_replicas_renew_each_certificate_once() {
         harness.set_policy(policy(&order)).await;
         orders.push(order);
     }
+
+    // The forecast pages through every planned renewal, soonest first, each once.
+    let api = harness.system.api();
+    let mut forecast = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = api
+            .get(&format!("/v1/renewals/forecast?days=90&limit=7{cursor}"))
+            .await
+            .unwrap();
+        forecast.extend(page["items"].as_array().unwrap().clone());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    let renew_at: Vec<OffsetDateTime> = forecast
+        .iter()
+        .map(|entry| parse_time(entry["renew_at"].as_str().unwrap()))
+        .collect();
+    let forecast_orders: std::collections::HashSet<&str> = forecast
+        .iter()
+        .map(|entry| entry["order_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(forecast.len(), certificates);
+    assert_eq!(forecast_orders.len(), certificates);
+    assert!(renew_at.is_sorted(), "{renew_at:?}");
 
     harness.clock.advance(Duration::days(70));
     let renewal_db = harness.system.renewal_db();

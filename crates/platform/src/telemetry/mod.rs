@@ -140,7 +140,12 @@ pub fn init(
         LogFormat::Text => {
             let format = TraceIds::new(tracing_subscriber::fmt::format(), false);
             (
-                Some(tracing_subscriber::fmt::layer().event_format(format)),
+                // Colours only on a terminal: in a log file they are escape codes.
+                Some(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                        .event_format(format),
+                ),
                 None,
             )
         }

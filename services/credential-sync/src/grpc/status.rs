@@ -10,6 +10,11 @@ use crate::error::{ServiceError, error_chain};
 
 /// Converts a service error into the status the caller receives.
 pub fn to_status(error: ServiceError) -> Status {
+    // The message may echo the caller's input: keep it under the transport's header limit.
+    certitude_platform::grpc::shortened(status_of(error))
+}
+
+fn status_of(error: ServiceError) -> Status {
     match &error {
         ServiceError::InvalidArgument { .. } => Status::invalid_argument(error.to_string()),
         ServiceError::NotFound { .. } => Status::not_found(error.to_string()),

@@ -5,26 +5,41 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::audit::{self, AuditRow, ChainHead};
 use crate::auth::Principal;
 use crate::extract::QueryParams;
+use crate::openapi::enum_schema;
 use crate::pagination::{Page, PageQuery};
 use crate::problem::Problem;
 use crate::tokens::Role;
 
 /// Query of `GET /v1/audit`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// Only the changes of this token.
+    #[param(format = Uuid)]
     actor_token_id: Option<String>,
+    #[param(value_type = Option<AuditedMethod>, inline)]
     method: Option<String>,
+    #[param(value_type = Option<AuditOutcome>, inline)]
     outcome: Option<String>,
+    /// Only changes at or after this time.
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// Only changes before this time.
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// Rows per page, 50 by default.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The previous page's `next_cursor`, unchanged; absent for the first page.
+    #[param(max_length = 512, pattern = "^[A-Za-z0-9_.=-]*$")]
     cursor: Option<String>,
 }
 
@@ -118,24 +133,43 @@ fn parse_cursor(token: &str) -> Result<Option<i64>, Problem> {
 }
 
 /// One audit row as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {
+    /// Position in the chain, from 1, without gaps.
+    #[schema(minimum = 1)]
     sequence: i64,
+    /// When the response was ready.
+    #[schema(format = DateTime)]
     occurred_at: String,
+    /// The request's `x-request-id`.
     request_id: String,
+    /// The token that made the change; never the token itself.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     actor_token_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     actor_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     actor_role: Option<String>,
     method: String,
+    /// The route template, such as `/v1/orders/{id}/revoke`.
     route: String,
+    /// The path parameters as `name=value` joined by `&`, and `location=` the `Location`
+    /// header of a created resource or started job.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     target: Option<String>,
+    /// The response's HTTP status.
     status: i16,
+    /// `success` below status 400, `failure` from 400.
+    #[schema(value_type = AuditOutcome)]
     outcome: String,
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     prev_hash: String,
+    /// SHA-256 over `prev_hash` and the row's other fields.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     hash: String,
 }
 
@@ -160,6 +194,16 @@ impl From<AuditRow> for AuditEntry {
 }
 
 /// `GET /v1/audit`: one page of audit rows, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "audit",
+    operation_id = "listAuditEntries",
+    summary = "List the audit trail of changes, newest first",
+    description = "Filters combine with AND. Needs the admin role.",
+    params(AuditQuery),
+    responses((status = 200, description = "One page of audit rows.", body = Page<AuditEntry>)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -205,15 +249,30 @@ pub async fn list(
 }
 
 /// The chain head as `GET /v1/audit/head` returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditHead)]
 pub struct HeadResponse {
+    /// Sequence of the last row; 0 while the trail is empty.
+    #[schema(minimum = 0)]
     sequence: i64,
+    /// Hash of the last row; 64 zeros while the trail is empty.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     hash: String,
     /// `SEQUENCE:HASH`, the value `certitude verify-audit --expected-head` takes.
+    #[schema(pattern = "^[0-9]+:[0-9a-f]{64}$")]
     anchor: String,
 }
 
 /// `GET /v1/audit/head`: the sequence and hash of the last audit row.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/head",
+    tag = "audit",
+    operation_id = "getAuditHead",
+    summary = "Get the sequence and hash of the audit trail's last row",
+    description = "The anchor to keep outside the database. Needs the admin role.",
+    responses((status = 200, description = "The chain head.", body = HeadResponse)),
+)]
 pub async fn head(
     State(state): State<AppState>,
     principal: Principal,
@@ -229,3 +288,13 @@ pub async fn head(
         hash: head.hash,
     }))
 }
+
+enum_schema!(
+    /// HTTP method of a recorded change.
+    AuditedMethod = &["POST", "PUT", "PATCH", "DELETE"]
+);
+
+enum_schema!(
+    /// Outcome of a recorded change.
+    AuditOutcome = &["success", "failure"]
+);

@@ -14,10 +14,14 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, extract::DefaultBodyLimit, routing::MethodRouter};
 use certitude_proto::inventory::v1 as proto;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, QueryParams};
+use crate::openapi::{IdPath, enum_schema};
 use crate::problem::{GrpcResultExt, Problem, from_status};
 use crate::routes::parse_id;
 use crate::tokens::Role;
@@ -38,42 +42,91 @@ pub fn import_route(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
     route.layer(DefaultBodyLimit::max(IMPORT_BODY_BYTES))
 }
 
-#[derive(Debug, Serialize)]
+/// The result of `POST /v1/certificates/import`: one result per file, and the sums.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ImportResult {
+    /// One result per file, in request order.
     files: Vec<FileResult>,
     certificates_added: u32,
     duplicates: u32,
     waiting: u32,
     keys_stored: u32,
+    /// Files with an `error`.
     files_failed: u32,
 }
 
-#[derive(Debug, Serialize)]
+/// The result of one imported file.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FileResult {
+    /// The part's file name, or `file N` when it has none.
     name: String,
+    /// Format detected from the content; absent when the content matches none.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(value_type = FileFormat)]
     format: String,
     certificates_added: u32,
     duplicates: u32,
     waiting: u32,
     keys_stored: u32,
+    /// Reason nothing of the file was imported, such as a wrong PKCS#12 password.
     #[serde(skip_serializing_if = "String::is_empty")]
     error: String,
+    /// Parts of the file that were skipped and keys that were not stored, with the reason.
     warnings: Vec<String>,
     certificates: Vec<ImportedCertificate>,
 }
 
-#[derive(Debug, Serialize)]
+/// One certificate found in an imported file.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ImportedCertificate {
+    /// The stored certificate; for a duplicate, the certificate stored before.
+    #[schema(format = Uuid)]
     id: String,
     subject: String,
     serial_number: String,
+    #[schema(pattern = "^[0-9A-F]{64}$")]
     sha256_fingerprint: String,
-    /// `added`, `waiting` or `duplicate`.
+    /// `added`, `waiting` (beyond the licensed count) or `duplicate`.
+    #[schema(value_type = ImportOutcome)]
     outcome: String,
+    /// The private key linked to the certificate; absent when it has none.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     key_id: String,
 }
+
+/// The `multipart/form-data` body of `POST /v1/certificates/import`, for the API document.
+pub struct ImportForm;
+
+impl PartialSchema for ImportForm {
+    fn schema() -> RefOr<Schema> {
+        let file = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/octet-stream");
+        let files = ArrayBuilder::new()
+            .items(file)
+            .min_items(Some(1))
+            .max_items(Some(MAX_IMPORT_FILES))
+            .description(Some(format!(
+                "One part per certificate file: PEM, DER, PKCS#7 or PKCS#12, detected from the \
+                 content. At most {MAX_IMPORT_FILES} files and 64 MiB of content per request."
+            )));
+        let password = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(1024))
+            .description(Some(
+                "Password of every PKCS#12 file and encrypted PKCS#8 key of the request.",
+            ));
+        ObjectBuilder::new()
+            .property("file", files)
+            .required("file")
+            .property("password", password)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .into()
+    }
+}
+
+impl ToSchema for ImportForm {}
 
 impl From<proto::ImportCertificateFilesResponse> for ImportResult {
     fn from(response: proto::ImportCertificateFilesResponse) -> Self {
@@ -116,6 +169,19 @@ impl From<proto::FileImportResult> for FileResult {
 }
 
 /// `POST /v1/certificates/import`: imports the files of a multipart body.
+#[utoipa::path(
+    post,
+    path = "/v1/certificates/import",
+    tag = "certificates",
+    operation_id = "importCertificateFiles",
+    summary = "Import certificate files with their private keys",
+    description = "Every certificate found is stored as certificates of orders are: counted \
+                   against the license, never twice. A file that cannot be read gets an `error` \
+                   and the other files import. Needs the operator role.",
+    request_body(content = inline(ImportForm), content_type = "multipart/form-data"),
+    responses((status = 200, description = "One result per file, in request order.",
+               body = ImportResult)),
+)]
 pub async fn import(
     State(state): State<AppState>,
     principal: Principal,
@@ -227,8 +293,55 @@ fn multipart_problem(error: MultipartError) -> Problem {
 /// Query parameters of `GET /v1/certificates/{id}/export`.
 const EXPORT_PARAMETERS: &str = "format (pem) and part (leaf, chain, fullchain or key)";
 
+/// Query parameters of `GET /v1/certificates/{id}/export`, for the API document. The handler
+/// reads the pairs itself to reject unknown and repeated parameters.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PemExportQuery {
+    /// `pem`, the only format of this route; POST exports PKCS#12.
+    #[param(value_type = Option<PemFormat>, inline)]
+    pub format: Option<String>,
+    /// `leaf`, `chain` (its issuers without a self-signed root), `fullchain` or `key` (the
+    /// private key as unencrypted PKCS#8, for admins).
+    #[param(value_type = PemPartName, inline)]
+    pub part: String,
+}
+
+/// Query parameters of `POST /v1/certificates/{id}/export`, for the API document.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Pkcs12ExportQuery {
+    /// `pkcs12`, the only format of this route.
+    #[param(value_type = Option<Pkcs12Format>, inline)]
+    pub format: Option<String>,
+}
+
 /// `GET /v1/certificates/{id}/export?format=pem&part=…`: the certificate, its issuers, both, or
 /// (for `admin`) its private key, as PEM.
+#[utoipa::path(
+    get,
+    path = "/v1/certificates/{id}/export",
+    tag = "certificates",
+    operation_id = "exportCertificatePem",
+    summary = "Export a certificate, its issuers or its private key as PEM",
+    description = "`part=key` needs the admin role and is recorded in the key export audit; a \
+                   certificate without a stored key is then a 404.",
+    params(IdPath, PemExportQuery),
+    responses(
+        (status = 200, description = "The PEM file: `application/x-pem-file` for `part=key`, \
+                                      `application/pem-certificate-chain` otherwise.",
+            content(
+                (String = "application/pem-certificate-chain"),
+                (String = "application/x-pem-file"),
+            ),
+            headers(
+                ("Content-Disposition" = String,
+                    description = "`attachment` with a file name such as `<id>.fullchain.pem`"),
+                ("Cache-Control" = String, description = "`no-store` on a private key export"),
+            ),
+        ),
+    ),
+)]
 pub async fn export_pem(
     State(state): State<AppState>,
     principal: Principal,
@@ -309,9 +422,11 @@ fn pem_part(pairs: Vec<(String, String)>) -> Result<proto::PemPart, Problem> {
 }
 
 /// Body of `POST /v1/certificates/{id}/export`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pkcs12Export {
+    /// Protects the file: characters U+0000 to U+FFFE only, which PKCS#12 can encode.
+    #[schema(min_length = 1, max_length = 1024, write_only)]
     password: String,
     /// 3DES with an SHA-1 MAC for old readers, instead of AES-256.
     #[serde(default)]
@@ -320,6 +435,28 @@ pub struct Pkcs12Export {
 
 /// `POST /v1/certificates/{id}/export`: the certificate, its issuers and its private key as a
 /// PKCS#12 file protected by the body's password.
+#[utoipa::path(
+    post,
+    path = "/v1/certificates/{id}/export",
+    tag = "certificates",
+    operation_id = "exportCertificatePkcs12",
+    summary = "Export a certificate with its issuers and private key as PKCS#12",
+    description = "The password comes in the body so that it never appears in a URL. Needs the \
+                   admin role and is recorded in the key export audit; a certificate without a \
+                   stored key is a 404.",
+    params(IdPath, Pkcs12ExportQuery),
+    request_body = Pkcs12Export,
+    responses(
+        (status = 200, description = "The PKCS#12 file.",
+            content(("application/pkcs12")),
+            headers(
+                ("Content-Disposition" = String,
+                    description = "`attachment` with a file name such as `<id>.p12`"),
+                ("Cache-Control" = String, description = "`no-store`"),
+            ),
+        ),
+    ),
+)]
 pub async fn export_pkcs12(
     State(state): State<AppState>,
     principal: Principal,
@@ -343,6 +480,13 @@ pub async fn export_pkcs12(
             "is empty: give the password that protects the PKCS#12 file",
         ));
     }
+    if !is_bmp_password(&body.password) {
+        return Err(Problem::invalid_field(
+            "password",
+            "contains a character above U+FFFE, which a PKCS#12 password (a BMPString) cannot \
+             hold: use characters of the Basic Multilingual Plane only",
+        ));
+    }
     let request = proto::ExportCertificateRequest {
         id: parse_id("id", &id)?,
         format: proto::ExportFormat::Pkcs12.into(),
@@ -352,6 +496,15 @@ pub async fn export_pkcs12(
         ..proto::ExportCertificateRequest::default()
     };
     call_export(&state, request).await
+}
+
+/// Returns whether PKCS#12 can encode `password`. Its key derivation takes the password as a
+/// BMPString, which encodes only the characters U+0000 to U+FFFE (the `der` crate's
+/// `BmpString` rejects the rest, and the inventory's export then fails).
+fn is_bmp_password(password: &str) -> bool {
+    password
+        .chars()
+        .all(|character| u32::from(character) < 0xFFFF)
 }
 
 /// Calls ExportCertificate and returns the file as the response. A certificate without a stored
@@ -397,6 +550,31 @@ fn file_response(exported: proto::ExportedCertificate) -> Result<Response, Probl
     Ok(response)
 }
 
+enum_schema!(
+    /// Format of an imported file, detected from its content.
+    FileFormat = &["pem", "der", "pkcs7", "pkcs12"]
+);
+
+enum_schema!(
+    /// Outcome of importing one certificate.
+    ImportOutcome = &["added", "waiting", "duplicate"]
+);
+
+enum_schema!(
+    /// Format of `GET /v1/certificates/{id}/export`.
+    PemFormat = &["pem"]
+);
+
+enum_schema!(
+    /// Part of a certificate that a PEM export writes.
+    PemPartName = &["leaf", "chain", "fullchain", "key"]
+);
+
+enum_schema!(
+    /// Format of `POST /v1/certificates/{id}/export`.
+    Pkcs12Format = &["pkcs12"]
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,6 +618,13 @@ mod tests {
             assert_eq!(problem.status, 400, "{query:?}");
             assert_eq!(problem.invalid_params[0].name, name, "{query:?}");
         }
+    }
+
+    #[test]
+    fn password_outside_bmp_is_rejected() {
+        assert!(is_bmp_password("pässwörd中\u{FFFD}"));
+        assert!(!is_bmp_password("\u{FFFF}"));
+        assert!(!is_bmp_password("key\u{1F600}"));
     }
 
     #[test]

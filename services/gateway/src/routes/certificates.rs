@@ -4,10 +4,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use certitude_proto::inventory::v1 as proto;
 use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::extract::QueryParams;
+use crate::openapi::{IdPath, enum_schema};
 use crate::pagination::{Page, PageQuery};
 use crate::problem::{GrpcResultExt, Problem};
 use crate::routes::parse_id;
@@ -17,47 +19,120 @@ use crate::tokens::Role;
 const LIST_PARAMETERS: &str = "query, issuer, status, expiring_within_days, key_type, source, \
                                credential_id, inventory_state, sort, order, limit and cursor";
 
-#[derive(Debug, Serialize)]
+/// A certificate of the inventory with its chain.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Certificate {
+    #[schema(format = Uuid)]
     id: String,
+    /// Subject distinguished name, such as `CN=www.example.com, O=Example Inc`.
     subject: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     common_name: String,
     dns_names: Vec<String>,
     issuer: String,
+    /// Upper-case hexadecimal without leading zeros.
     serial_number: String,
+    #[schema(format = DateTime)]
     not_before: String,
+    #[schema(format = DateTime)]
     not_after: String,
+    #[schema(value_type = KeyType)]
     key_type: String,
+    /// Key size in bits: the RSA modulus or the EC field size; 0 when unknown.
     key_bits: u32,
+    /// Upper-case hexadecimal SHA-256 of the DER encoding.
+    #[schema(pattern = "^[0-9A-F]{64}$")]
     sha256_fingerprint: String,
+    /// The inventory's private key of the certificate; absent when it has none.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     key_id: String,
+    /// Absent for a certificate that came without an order.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     order_id: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     credential_id: String,
+    #[schema(value_type = CertificateSource)]
     source: String,
+    #[schema(value_type = CertificateStatus)]
     status: String,
+    #[schema(value_type = InventoryState)]
     inventory_state: String,
+    /// Reason a waiting certificate waits, such as `license_limit`.
     #[serde(skip_serializing_if = "String::is_empty")]
     waiting_reason: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     waiting_message: String,
+    /// The certificate this one replaces by renewal or reissue.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     replaces_certificate_id: String,
+    /// Kind of replacement of `replaces_certificate_id`.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(value_type = Replacement)]
     replacement: String,
+    /// The certificate that replaced this one by renewal or reissue.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     superseded_by: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    /// When the certificate entered the held inventory; absent while it waits.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = DateTime)]
     admitted_at: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = DateTime)]
     removed_at: String,
+    #[schema(value_type = ChainStatus)]
     chain_status: String,
     certificate_pem: String,
+    /// Issuer certificates in PEM, nearest issuer first.
     chain_pem: Vec<String>,
+}
+
+/// Query parameters of `GET /v1/certificates`, for the API document. The handler reads the
+/// pairs itself to reject unknown and repeated parameters.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CertificateListQuery {
+    /// Case-insensitive substring of the common name or of one DNS name.
+    #[param(max_length = 255)]
+    pub query: Option<String>,
+    /// Case-insensitive substring of the issuer distinguished name.
+    #[param(max_length = 255)]
+    pub issuer: Option<String>,
+    /// Certificate statuses; the parameter may repeat, and each value may list several
+    /// statuses separated by commas.
+    #[param(value_type = Option<Vec<CertificateStatus>>, inline, style = Form, explode = true)]
+    pub status: Option<Vec<String>>,
+    /// Only certificates whose `not_after` lies after now and at most this many days ahead.
+    #[param(minimum = 1, maximum = 3650)]
+    pub expiring_within_days: Option<u32>,
+    #[param(value_type = Option<KeyType>, inline)]
+    pub key_type: Option<String>,
+    #[param(value_type = Option<CertificateSource>, inline)]
+    pub source: Option<String>,
+    /// Only the certificates of this Entrust credential.
+    #[param(format = Uuid)]
+    pub credential_id: Option<String>,
+    /// `held` by default; `any` lists every state.
+    #[param(value_type = Option<InventoryStateFilter>, inline)]
+    pub inventory_state: Option<String>,
+    /// Sort key, `created_at` by default.
+    #[param(value_type = Option<CertificateSort>, inline)]
+    pub sort: Option<String>,
+    /// `desc` for `created_at` and `asc` for the other keys by default.
+    #[param(value_type = Option<SortOrder>, inline)]
+    pub order: Option<String>,
+    /// Certificates per page, 50 by default.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`, unchanged, with the same filters and sort.
+    #[param(max_length = 512, pattern = "^[A-Za-z0-9_.=-]*$")]
+    pub cursor: Option<String>,
 }
 
 impl From<proto::Certificate> for Certificate {
@@ -96,6 +171,18 @@ impl From<proto::Certificate> for Certificate {
 }
 
 /// `GET /v1/certificates`: one page of the inventory, filtered and sorted.
+#[utoipa::path(
+    get,
+    path = "/v1/certificates",
+    tag = "certificates",
+    operation_id = "listCertificates",
+    summary = "Search the certificate inventory",
+    description = "Filters combine with AND. Unknown and repeated parameters are rejected, \
+                   except `status`, which may repeat.",
+    params(CertificateListQuery),
+    responses((status = 200, description = "One page of certificates.",
+               body = Page<Certificate>)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -202,6 +289,15 @@ fn order(value: &str) -> Result<proto::SortOrder, Problem> {
 }
 
 /// `GET /v1/certificates/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/certificates/{id}",
+    tag = "certificates",
+    operation_id = "getCertificate",
+    summary = "Get one certificate with its chain and key reference",
+    params(IdPath),
+    responses((status = 200, description = "The certificate.", body = Certificate)),
+)]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -223,6 +319,17 @@ pub async fn get(
 }
 
 /// `DELETE /v1/certificates/{id}`: takes the certificate out of the inventory and returns it.
+#[utoipa::path(
+    delete,
+    path = "/v1/certificates/{id}",
+    tag = "certificates",
+    operation_id = "removeCertificate",
+    summary = "Remove a certificate from the inventory",
+    description = "The certificate stays readable with `inventory_state: removed` and frees its \
+                   license slot. Needs the admin role.",
+    params(IdPath),
+    responses((status = 200, description = "The removed certificate.", body = Certificate)),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -242,6 +349,53 @@ pub async fn remove(
         .or_problem()?;
     Ok(Json(certificate.into()))
 }
+
+enum_schema!(
+    /// Key type of a certificate.
+    KeyType = &["RSA", "EC", "OTHER"]
+);
+
+enum_schema!(
+    /// Origin of a certificate: an order, or a file import.
+    CertificateSource = &["order", "import"]
+);
+
+const CERTIFICATE_STATUSES: [&str; 5] = ["active", "expired", "revoked", "suspended", "superseded"];
+
+enum_schema!(
+    /// Status of a certificate.
+    CertificateStatus = &CERTIFICATE_STATUSES
+);
+
+enum_schema!(
+    /// Whether the inventory holds a certificate, stores it beyond the licensed count, or removed it.
+    InventoryState = &["held", "waiting", "removed"]
+);
+
+enum_schema!(
+    /// Inventory state to list, or `any`.
+    InventoryStateFilter = &["held", "waiting", "removed", "any"]
+);
+
+enum_schema!(
+    /// Kind of replacement of a certificate's predecessor.
+    Replacement = &["renewal", "reissue"]
+);
+
+enum_schema!(
+    /// Whether each certificate of the chain is signed by the next: `missing` when no chain was given.
+    ChainStatus = &["verified", "broken", "missing"]
+);
+
+enum_schema!(
+    /// Sort key of the certificate list.
+    CertificateSort = &["created_at", "not_after", "common_name"]
+);
+
+enum_schema!(
+    /// Sort direction.
+    SortOrder = &["asc", "desc"]
+);
 
 #[cfg(test)]
 mod tests {

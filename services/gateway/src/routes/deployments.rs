@@ -7,28 +7,40 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use certitude_proto::inventory::v1 as proto;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, QueryParams};
+use crate::openapi::{DeploymentPath, IdPath};
 use crate::pagination::{Page, PageQuery};
 use crate::problem::{GrpcResultExt, Problem};
 use crate::routes::parse_id;
 use crate::tokens::Role;
 
-/// Body of `POST /v1/certificates/{id}/deployments`.
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/certificates/{id}/deployments`: at least one of `host`, `path` and
+/// `system`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddDeployment {
+    /// Host name or IP address.
     #[serde(default)]
+    #[schema(max_length = 253)]
     host: String,
+    /// Port on `host`; 0 or absent for none.
     #[serde(default)]
+    #[schema(maximum = 65535)]
     port: u32,
+    /// File path on the host or in the system.
     #[serde(default)]
+    #[schema(max_length = 1024)]
     path: String,
+    /// System that serves the certificate, such as a load balancer's name.
     #[serde(default)]
+    #[schema(max_length = 255)]
     system: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     note: String,
     /// True when the certificate still has to be deployed there.
     #[serde(default)]
@@ -36,21 +48,31 @@ pub struct AddDeployment {
 }
 
 /// Query of the deployment lists.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentQuery {
+    /// Only locations that need (`true`) or do not need (`false`) deploying; both when absent.
     needs_deployment: Option<bool>,
+    /// Locations per page, 50 by default.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The previous page's `next_cursor`, unchanged; absent for the first page.
+    #[param(max_length = 512, pattern = "^[A-Za-z0-9_.=-]*$")]
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A location where a certificate is deployed or is to be deployed.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Deployment {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(format = Uuid)]
     certificate_id: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     host: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1, maximum = 65535)]
     port: Option<u32>,
     #[serde(skip_serializing_if = "String::is_empty")]
     path: String,
@@ -58,18 +80,24 @@ pub struct Deployment {
     system: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     note: String,
+    /// Whether the certificate still has to be deployed at this location.
     needs_deployment: bool,
+    /// The predecessor's location this one was copied from on renewal or reissue.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     inherited_from: String,
+    #[schema(format = DateTime)]
     created_at: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     created_by: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = DateTime)]
     confirmed_at: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     confirmed_by: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     certificate_common_name: String,
+    #[schema(format = DateTime)]
     certificate_not_after: String,
 }
 
@@ -96,6 +124,15 @@ impl From<proto::Deployment> for Deployment {
 }
 
 /// `GET /v1/certificates/{id}/deployments`: one certificate's locations, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/certificates/{id}/deployments",
+    tag = "deployments",
+    operation_id = "listCertificateDeployments",
+    summary = "List a certificate's deployment locations, oldest first",
+    params(IdPath, DeploymentQuery),
+    responses((status = 200, description = "One page of locations.", body = Page<Deployment>)),
+)]
 pub async fn list_of_certificate(
     State(state): State<AppState>,
     principal: Principal,
@@ -109,6 +146,15 @@ pub async fn list_of_certificate(
 
 /// `GET /v1/deployments`: the locations of every certificate in the inventory, oldest first;
 /// `needs_deployment=true` lists what still needs deploying.
+#[utoipa::path(
+    get,
+    path = "/v1/deployments",
+    tag = "deployments",
+    operation_id = "listDeployments",
+    summary = "List the deployment locations of every certificate not removed, oldest first",
+    params(DeploymentQuery),
+    responses((status = 200, description = "One page of locations.", body = Page<Deployment>)),
+)]
 pub async fn list_all(
     State(state): State<AppState>,
     principal: Principal,
@@ -145,6 +191,17 @@ async fn list_page(
 }
 
 /// `POST /v1/certificates/{id}/deployments`: records a location (201).
+#[utoipa::path(
+    post,
+    path = "/v1/certificates/{id}/deployments",
+    tag = "deployments",
+    operation_id = "addDeployment",
+    summary = "Record a deployment location of a certificate",
+    description = "A repeated location is rejected with 409. Needs the operator role.",
+    params(IdPath),
+    request_body = AddDeployment,
+    responses((status = 201, description = "The recorded location.", body = Deployment)),
+)]
 pub async fn add(
     State(state): State<AppState>,
     principal: Principal,
@@ -174,6 +231,17 @@ pub async fn add(
 
 /// `POST /v1/certificates/{id}/deployments/{deployment_id}/confirm`: the certificate is
 /// deployed there now.
+#[utoipa::path(
+    post,
+    path = "/v1/certificates/{id}/deployments/{deployment_id}/confirm",
+    tag = "deployments",
+    operation_id = "confirmDeployment",
+    summary = "Confirm that the certificate is deployed at a location",
+    description = "Needs the operator role.",
+    params(DeploymentPath),
+    responses((status = 200, description = "The location, with `needs_deployment` false.",
+               body = Deployment)),
+)]
 pub async fn confirm(
     State(state): State<AppState>,
     principal: Principal,
@@ -198,6 +266,16 @@ pub async fn confirm(
 
 /// `DELETE /v1/certificates/{id}/deployments/{deployment_id}`: deletes the location and
 /// returns it.
+#[utoipa::path(
+    delete,
+    path = "/v1/certificates/{id}/deployments/{deployment_id}",
+    tag = "deployments",
+    operation_id = "removeDeployment",
+    summary = "Delete a deployment location",
+    description = "Needs the operator role.",
+    params(DeploymentPath),
+    responses((status = 200, description = "The location as it was.", body = Deployment)),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     principal: Principal,

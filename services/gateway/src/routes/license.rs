@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use certitude_proto::inventory::v1 as proto;
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -12,11 +13,12 @@ use crate::problem::{GrpcResultExt, Problem};
 use crate::tokens::Role;
 
 /// Body of `PUT /v1/license`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetLicense {
     /// `None` when the field is missing, `Some(None)` for `null` (no limit).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>, required = true)]
     licensed: Option<Option<u64>>,
 }
 
@@ -25,15 +27,22 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<u
     Option::<u64>::deserialize(deserializer).map(Some)
 }
 
-#[derive(Debug, Serialize)]
+/// The certificate license with the inventory's counts.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct License {
     /// `null` when there is no limit.
+    #[schema(required = true)]
     licensed: Option<u64>,
+    /// Certificates counted against the license: held and not superseded.
     held: u64,
+    /// Certificates stored beyond the licensed count, waiting for a slot.
     waiting: u64,
     /// Certificates that may still be added; `null` when there is no limit.
+    #[schema(required = true)]
     available: Option<u64>,
+    /// Time of the last change; absent before the first.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = DateTime)]
     updated_at: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     updated_by: String,
@@ -55,6 +64,14 @@ impl From<proto::License> for License {
 }
 
 /// `GET /v1/license`.
+#[utoipa::path(
+    get,
+    path = "/v1/license",
+    tag = "license",
+    operation_id = "getLicense",
+    summary = "Get the licensed count with the held, waiting and available counts",
+    responses((status = 200, description = "The license.", body = License)),
+)]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -71,6 +88,17 @@ pub async fn get(
 }
 
 /// `PUT /v1/license`: sets the licensed count, or lifts the limit with `null`.
+#[utoipa::path(
+    put,
+    path = "/v1/license",
+    tag = "license",
+    operation_id = "setLicense",
+    summary = "Set the licensed count, or lift the limit with null",
+    description = "Raising the count admits waiting certificates, oldest first. Needs the admin \
+                   role.",
+    request_body = SetLicense,
+    responses((status = 200, description = "The license afterwards.", body = License)),
+)]
 pub async fn set(
     State(state): State<AppState>,
     principal: Principal,

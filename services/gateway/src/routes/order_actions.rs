@@ -12,14 +12,16 @@ use axum::response::IntoResponse;
 use certitude_proto::order::v1 as proto;
 use certitude_proto::renewal::v1::GetRenewalPolicyRequest;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::extract::JsonBody;
+use crate::openapi::{IdPath, IdempotencyKey, enum_schema};
 use crate::pagination::Page;
 use crate::problem::{GrpcResultExt, Problem};
 use crate::routes::credentials::created;
-use crate::routes::orders::{Order, idempotency_key};
+use crate::routes::orders::{KeyAlgorithm, Order, idempotency_key};
 use crate::routes::parse_id;
 use crate::tokens::Role;
 
@@ -29,57 +31,84 @@ const DECLINE_REASON_MAX_CHARS: usize = 254;
 const REVOCATION_REASONS: [&str; 2] = ["unspecified", "keyCompromise"];
 
 /// Body of approve, suspend and resume: `{}` acts with the order's own credential.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderAction {
+    /// Administrator credential of the same Entrust account to act with, instead of the
+    /// order's own.
     #[serde(default)]
+    #[schema(format = Uuid)]
     admin_credential_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/orders/{id}/decline`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decline {
+    /// Shown with the declined order at Entrust.
     #[serde(default)]
+    #[schema(max_length = 254)]
     reason: Option<String>,
+    /// Administrator credential to act with, instead of the order's own.
     #[serde(default)]
+    #[schema(format = Uuid)]
     admin_credential_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/orders/{id}/revoke`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Revoke {
+    /// The CRL reason; give any other reason in `comment` with `unspecified`.
+    #[schema(value_type = RevocationReason)]
     reason: String,
+    /// Stored with the revocation at Entrust.
     #[serde(default)]
     comment: Option<String>,
+    /// Administrator credential to act with, instead of the order's own.
     #[serde(default)]
+    #[schema(format = Uuid)]
     admin_credential_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/orders/{id}/renew`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Renew {
+    /// Keep the previous key pair and CSR instead of a new key; not with `key_algorithm`.
     #[serde(default)]
     reuse_key: bool,
+    /// Algorithm of the new key; the previous order's when absent.
     #[serde(default)]
+    #[schema(value_type = Option<KeyAlgorithm>)]
     key_algorithm: Option<String>,
+    /// Validity of the new certificate in days; the previous order's when absent.
     #[serde(default)]
     validity_days: Option<u32>,
+    /// Administrator credential to act with, instead of the order's own.
     #[serde(default)]
+    #[schema(format = Uuid)]
     admin_credential_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/orders/{id}/reissue`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reissue {
+    /// Algorithm of the new key; the previous order's when absent.
     #[serde(default)]
+    #[schema(value_type = Option<KeyAlgorithm>)]
     key_algorithm: Option<String>,
+    /// Administrator credential to act with, instead of the order's own.
     #[serde(default)]
+    #[schema(format = Uuid)]
     admin_credential_id: Option<String>,
 }
 
 /// One step of an order's history.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryEntry {
+    #[schema(format = DateTime)]
     at: String,
     actor: String,
     action: String,
@@ -114,6 +143,17 @@ fn admin_credential_id(value: Option<&str>) -> Result<String, Problem> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/approve",
+    tag = "orders",
+    operation_id = "approveOrder",
+    summary = "Approve an order that waits for an Entrust administrator's approval",
+    description = "Needs the operator role and an Entrust administrator credential.",
+    params(IdPath),
+    request_body = OrderAction,
+    responses((status = 200, description = "The order afterwards.", body = Order)),
+)]
 pub async fn approve(
     State(state): State<AppState>,
     principal: Principal,
@@ -136,6 +176,17 @@ pub async fn approve(
     Ok(Json(order.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/decline",
+    tag = "orders",
+    operation_id = "declineOrder",
+    summary = "Decline an order that waits for approval",
+    description = "Needs the operator role and an Entrust administrator credential.",
+    params(IdPath),
+    request_body = Decline,
+    responses((status = 200, description = "The declined order.", body = Order)),
+)]
 pub async fn decline(
     State(state): State<AppState>,
     principal: Principal,
@@ -170,6 +221,17 @@ pub async fn decline(
     Ok(Json(order.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/suspend",
+    tag = "orders",
+    operation_id = "suspendOrder",
+    summary = "Suspend an issued certificate",
+    description = "Needs the operator role and an Entrust administrator credential.",
+    params(IdPath),
+    request_body = OrderAction,
+    responses((status = 200, description = "The suspended order.", body = Order)),
+)]
 pub async fn suspend(
     State(state): State<AppState>,
     principal: Principal,
@@ -192,6 +254,17 @@ pub async fn suspend(
     Ok(Json(order.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/resume",
+    tag = "orders",
+    operation_id = "resumeOrder",
+    summary = "Resume a suspended certificate",
+    description = "Needs the operator role and an Entrust administrator credential.",
+    params(IdPath),
+    request_body = OrderAction,
+    responses((status = 200, description = "The resumed order.", body = Order)),
+)]
 pub async fn resume(
     State(state): State<AppState>,
     principal: Principal,
@@ -214,6 +287,17 @@ pub async fn resume(
     Ok(Json(order.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/revoke",
+    tag = "orders",
+    operation_id = "revokeOrder",
+    summary = "Revoke a certificate",
+    description = "Needs the operator role and an Entrust administrator credential.",
+    params(IdPath),
+    request_body = Revoke,
+    responses((status = 200, description = "The revoked order.", body = Order)),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     principal: Principal,
@@ -251,6 +335,21 @@ pub async fn revoke(
     Ok(Json(order.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/renew",
+    tag = "orders",
+    operation_id = "renewOrder",
+    summary = "Renew a certificate as a new order",
+    description = "Rejected with 422 while an enabled auto-renewal policy covers the order. \
+                   Needs the operator role and an Entrust administrator credential.",
+    params(IdPath, IdempotencyKey),
+    request_body = Renew,
+    responses(
+        (status = 201, description = "The new order.", body = Order,
+            headers(("Location" = String))),
+    ),
+)]
 pub async fn renew(
     State(state): State<AppState>,
     principal: Principal,
@@ -327,6 +426,20 @@ async fn reject_if_auto_renewed(state: &AppState, order_id: &str) -> Result<(), 
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/reissue",
+    tag = "orders",
+    operation_id = "reissueOrder",
+    summary = "Reissue a certificate with a new key and the same expiry as a new order",
+    description = "Needs the operator role and an Entrust administrator credential.",
+    params(IdPath, IdempotencyKey),
+    request_body = Reissue,
+    responses(
+        (status = 201, description = "The new order.", body = Order,
+            headers(("Location" = String))),
+    ),
+)]
 pub async fn reissue(
     State(state): State<AppState>,
     principal: Principal,
@@ -354,6 +467,17 @@ pub async fn reissue(
     Ok(created(location, Order::from(order)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/orders/{id}",
+    tag = "orders",
+    operation_id = "deleteOrder",
+    summary = "Remove an order from Certitude only",
+    description = "Entrust is not called and the certificate stays in the inventory. Needs the \
+                   admin role.",
+    params(IdPath),
+    responses((status = 200, description = "The order as it was.", body = Order)),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
@@ -374,6 +498,16 @@ pub async fn delete(
     Ok(Json(order.into()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}/history",
+    tag = "orders",
+    operation_id = "getOrderHistory",
+    summary = "List every step of an order, oldest first",
+    params(IdPath),
+    responses((status = 200, description = "The whole history, on one page.",
+               body = Page<HistoryEntry>)),
+)]
 pub async fn history(
     State(state): State<AppState>,
     principal: Principal,
@@ -395,3 +529,8 @@ pub async fn history(
         .collect();
     Ok(Json(Page::new(items, String::new())))
 }
+
+enum_schema!(
+    /// CRL reason that Entrust accepts.
+    RevocationReason = &REVOCATION_REASONS
+);

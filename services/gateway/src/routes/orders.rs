@@ -6,10 +6,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use certitude_proto::order::v1 as proto;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::extract::{JsonBody, QueryParams};
+use crate::openapi::{IdPath, IdempotencyKey, enum_schema};
 use crate::pagination::{Page, PageQuery};
 use crate::problem::{GrpcResultExt, Problem};
 use crate::routes::credentials::{accepted, created};
@@ -18,24 +20,36 @@ use crate::tokens::Role;
 
 /// Header that makes order creation safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Maximum length of an `Idempotency-Key`, in characters: order-manager stores at most 200.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 /// Key algorithm of a new order when the request names none and supplies no CSR.
 pub const DEFAULT_KEY_ALGORITHM: &str = "ECDSA_P256";
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/orders`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrder {
+    /// Credential to order with.
+    #[schema(format = Uuid)]
     credential_id: String,
+    /// Entrust product, such as `STANDARD_SSL`.
+    #[schema(min_length = 1)]
     product: String,
     /// Required unless `csr_pem` supplies it.
     #[serde(default)]
     common_name: Option<String>,
+    /// Subject alternative names; with `csr_pem`, the CSR's by default.
     #[serde(default)]
     dns_names: Vec<String>,
+    /// Entrust organization.
     #[serde(default)]
     organization: Option<String>,
+    /// Entrust client; the primary client when absent.
     #[serde(default)]
     client_id: Option<i32>,
+    /// `ECDSA_P256` by default; with `csr_pem`, the CSR's key algorithm.
     #[serde(default)]
+    #[schema(value_type = Option<KeyAlgorithm>)]
     key_algorithm: Option<String>,
     /// Validity in days; the order-manager's default applies when absent.
     #[serde(default)]
@@ -50,49 +64,68 @@ pub struct CreateOrder {
     validate_only: bool,
 }
 
-#[derive(Debug, Serialize)]
+/// An order with its state (see docs/order-states.md).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Order {
     /// Absent for a validate-only response, because nothing was stored.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(format = Uuid)]
     credential_id: String,
+    /// Entrust tracking id; absent until Entrust accepted the order.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     tracking_id: Option<i64>,
     product: String,
     common_name: String,
     dns_names: Vec<String>,
+    /// Certitude's state of the order; `VALIDATED` only in a validate-only response.
+    #[schema(value_type = OrderStatus)]
     status: String,
+    /// The status exactly as Entrust last reported it.
     #[serde(skip_serializing_if = "String::is_empty")]
     entrust_status: String,
+    /// The certificate, once it entered Certitude.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     certificate_id: String,
     /// Absent for a validate-only response, because nothing was stored.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = DateTime)]
     created_at: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = DateTime)]
     updated_at: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     organization: String,
     /// Entrust client; absent for the primary client.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     client_id: Option<i32>,
+    /// Absent for imported orders.
     #[serde(skip_serializing_if = "String::is_empty")]
     key_algorithm: String,
     /// Inventory key pair; absent for imported orders and orders placed with the requester's
     /// CSR.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     key_id: String,
     /// Requested validity in days; absent for imported orders.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     validity_days: Option<u32>,
     /// The order this one renews; absent otherwise.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     renews_order_id: String,
     /// The order this one reissues; absent otherwise.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = Uuid)]
     reissue_of_order_id: String,
     /// `in_inventory` or `waiting`; absent until the inventory reported on the certificate.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(value_type = OrderInventoryState)]
     inventory_state: String,
     /// Reason the certificate waits, such as `license_limit`; absent unless it waits.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -133,6 +166,25 @@ impl From<proto::Order> for Order {
 
 /// Places an order (201 with its `Location`), or with `validate_only` has Entrust validate it
 /// (200, nothing stored, no `Idempotency-Key` needed).
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    tag = "orders",
+    operation_id = "createOrder",
+    summary = "Place an order, or have Entrust validate one",
+    description = "Certitude generates the key and CSR, or the request supplies its own CSR in \
+                   `csr_pem`. With `validate_only`, Entrust only validates the order: the answer \
+                   is 200, nothing is stored and `Idempotency-Key` may be left out. Needs the \
+                   operator role.",
+    params(IdempotencyKey),
+    request_body = CreateOrder,
+    responses(
+        (status = 201, description = "The order was placed.", body = Order,
+            headers(("Location" = String))),
+        (status = 200, description = "Entrust validated the order (`validate_only`); nothing \
+                                      was stored.", body = Order),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -195,22 +247,39 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
         .to_str()
         .map_err(|_| Problem::invalid_field("Idempotency-Key", "must be printable ASCII"))?
         .trim();
-    if key.is_empty() || key.len() > 255 {
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
         return Err(Problem::invalid_field(
             "Idempotency-Key",
-            "must be 1 to 255 characters long",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters long"),
         ));
     }
     Ok(key.to_owned())
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /v1/orders`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
+    /// Orders per page, 50 by default.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The previous page's `next_cursor`, unchanged; absent for the first page.
+    #[param(max_length = 512, pattern = "^[A-Za-z0-9_.=-]*$")]
     cursor: Option<String>,
+    /// Only the orders of this credential.
+    #[param(format = Uuid)]
     credential_id: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "orders",
+    operation_id = "listOrders",
+    summary = "List orders, newest first",
+    params(OrderListQuery),
+    responses((status = 200, description = "One page of orders.", body = Page<Order>)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -237,6 +306,15 @@ pub async fn list(
     Ok(Json(Page::new(items, response.next_page_token)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}",
+    tag = "orders",
+    operation_id = "getOrder",
+    summary = "Get one order with its state",
+    params(IdPath),
+    responses((status = 200, description = "The order.", body = Order)),
+)]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -254,9 +332,12 @@ pub async fn get(
     Ok(Json(order.into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/imports`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartImport {
+    /// Credential whose Entrust orders to import.
+    #[schema(format = Uuid)]
     credential_id: String,
     /// Brings back orders deleted from Certitude that Entrust still lists.
     #[serde(default)]
@@ -264,22 +345,31 @@ pub struct StartImport {
 }
 
 /// An order import shown as a job resource.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ImportJob {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(value_type = ImportJobKind)]
     kind: &'static str,
+    #[schema(format = Uuid)]
     credential_id: String,
+    #[schema(value_type = ImportState)]
     state: String,
     restore_deleted: bool,
     progress: ImportProgress,
+    /// The reason the job failed, for a failed job.
     #[serde(skip_serializing_if = "String::is_empty")]
     error: String,
+    #[schema(format = DateTime)]
     started_at: String,
+    /// Absent while the job runs.
     #[serde(skip_serializing_if = "String::is_empty")]
+    #[schema(format = DateTime)]
     finished_at: String,
 }
 
-#[derive(Debug, Serialize)]
+/// Progress of an order import: the orders it has processed so far.
+#[derive(Debug, Serialize, ToSchema)]
 struct ImportProgress {
     pages: u32,
     orders: u32,
@@ -314,6 +404,19 @@ impl From<proto::ImportJob> for ImportJob {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/imports",
+    tag = "imports",
+    operation_id = "startOrderImport",
+    summary = "Start importing a credential's Entrust orders, or join the running import",
+    description = "Needs the operator role.",
+    request_body = StartImport,
+    responses(
+        (status = 202, description = "The import job, started or joined.", body = ImportJob,
+            headers(("Location" = String))),
+    ),
+)]
 pub async fn start_import(
     State(state): State<AppState>,
     principal: Principal,
@@ -335,6 +438,15 @@ pub async fn start_import(
     Ok(accepted(location, ImportJob::from(job)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/imports/{id}",
+    tag = "imports",
+    operation_id = "getOrderImport",
+    summary = "Get an order import job with its progress",
+    params(IdPath),
+    responses((status = 200, description = "The import job.", body = ImportJob)),
+)]
 pub async fn get_import(
     State(state): State<AppState>,
     principal: Principal,
@@ -351,6 +463,50 @@ pub async fn get_import(
         .or_problem()?;
     Ok(Json(job.into()))
 }
+
+enum_schema!(
+    /// Algorithm of a new key pair.
+    KeyAlgorithm = &[
+        "ECDSA_P256",
+        "ECDSA_P384",
+        "RSA_2048",
+        "RSA_3072",
+        "RSA_4096",
+    ]
+);
+
+enum_schema!(
+    /// Certitude's state of an order.
+    OrderStatus = &[
+        "SUBMITTING",
+        "PENDING",
+        "ISSUED",
+        "DECLINED",
+        "SUSPENDED",
+        "REVOKED",
+        "EXPIRED",
+        "DEACTIVATED",
+        "SUPERSEDED",
+        "FAILED",
+        "UNKNOWN",
+        "VALIDATED",
+    ]
+);
+
+enum_schema!(
+    /// Whether an order's certificate is in the inventory.
+    OrderInventoryState = &["in_inventory", "waiting"]
+);
+
+enum_schema!(
+    /// Kind of an order import job.
+    ImportJobKind = &["order_import"]
+);
+
+enum_schema!(
+    /// State of an order import.
+    ImportState = &["running", "succeeded", "failed"]
+);
 
 #[cfg(test)]
 mod tests {

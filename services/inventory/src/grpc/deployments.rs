@@ -62,6 +62,17 @@ pub async fn list(
         "" => None,
         id => Some(parse_certificate_id("certificate_id", id)?),
     };
+    if let Some(certificate_id) = certificate_id {
+        // An unknown certificate is an error, not a certificate without deployments.
+        let certificate = crate::certificate_store::get(pool, certificate_id)
+            .await
+            .map_err(db_status)?;
+        if certificate.is_none() {
+            return Err(to_status(DeploymentError::CertificateNotFound(
+                certificate_id,
+            )));
+        }
+    }
     let page_size = match request.page_size {
         0 => DEFAULT_PAGE_SIZE,
         size => size.min(MAX_PAGE_SIZE),

@@ -205,6 +205,18 @@ pub fn validate_export(request: proto::ExportCertificateRequest) -> Result<Expor
                      its key",
                 ));
             }
+            // A PKCS#12 password is a BMPString, which holds U+0000 to U+FFFE only.
+            if request
+                .password
+                .chars()
+                .any(|character| u32::from(character) >= 0xFFFF)
+            {
+                return Err(invalid(
+                    "password",
+                    "contains a character above U+FFFE, which a PKCS#12 password cannot hold: \
+                     use letters, digits and symbols of the Basic Multilingual Plane",
+                ));
+            }
             let password = checked_password("password", request.password)?.ok_or_else(|| {
                 invalid(
                     "password",
@@ -325,6 +337,14 @@ mod tests {
             (
                 request(proto::ExportFormat::Pkcs12, proto::PemPart::Key, "secret"),
                 "part",
+            ),
+            (
+                request(
+                    proto::ExportFormat::Pkcs12,
+                    proto::PemPart::Unspecified,
+                    "key-\u{1F511}",
+                ),
+                "password",
             ),
         ];
         for (request, field) in cases {

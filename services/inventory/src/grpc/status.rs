@@ -11,7 +11,8 @@ use crate::lifecycle::LifecycleError;
 /// INVALID_ARGUMENT with the message `<field>: <problem>`, which the gateway turns into an
 /// `invalid_params` entry.
 pub fn invalid(field: &str, problem: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {problem}"))
+    // The problem may echo the caller's input: keep it under the transport's header limit.
+    certitude_platform::grpc::shortened(Status::invalid_argument(format!("{field}: {problem}")))
 }
 
 /// Logs `error` with its causes and returns an opaque INTERNAL status.

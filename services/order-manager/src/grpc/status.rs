@@ -9,6 +9,11 @@ use crate::sources::SourceError;
 
 /// Converts `error` to the status the caller receives.
 pub(crate) fn to_status(error: OrderError) -> Status {
+    // The message may echo the caller's input: keep it under the transport's header limit.
+    certitude_platform::grpc::shortened(status_of(error))
+}
+
+fn status_of(error: OrderError) -> Status {
     match error {
         OrderError::InvalidArgument { .. } => Status::invalid_argument(error.to_string()),
         OrderError::NotFound { .. } => Status::not_found(error.to_string()),

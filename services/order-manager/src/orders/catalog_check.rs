@@ -134,9 +134,24 @@ fn check_product(product: &str, products: &[Product]) -> Result<(), OrderError> 
     Err(OrderError::catalog("product", reason))
 }
 
-/// Tells whether the FLEX pool can pay for `product`: every `*_SSL` product except PD_SSL.
+/// Entrust's SSL product types that the FLEX pool pays for: every `*_SSL` type of the API
+/// (version 2.1.0) except PD_SSL, with both spellings of the PSD2 type.
+const FLEX_PRODUCTS: [&str; 9] = [
+    "STANDARD_SSL",
+    "ADVANTAGE_SSL",
+    "UC_SSL",
+    "EV_SSL",
+    "QWAC_SSL",
+    "PSD2_SSL",
+    "QWACPSD2_SSL",
+    "WILDCARD_SSL",
+    "PRIVATE_SSL",
+];
+
+/// Tells whether the FLEX pool can pay for `product`. A name that merely ends in `_SSL` is not
+/// an Entrust product, so it is checked against the account's own products only.
 fn flex_covers(product: &str) -> bool {
-    product.ends_with("_SSL") && product != "PD_SSL"
+    FLEX_PRODUCTS.contains(&product)
 }
 
 fn in_stock(product: &Product) -> bool {
@@ -458,6 +473,19 @@ mod tests {
                 NOW
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn unknown_ssl_product_is_not_paid_by_flex() {
+        let dns_names = names(&["example.com"]);
+
+        let (field, reason) = failure(&order("NOPE_SSL", &dns_names), &catalog());
+
+        assert_eq!(field, "product");
+        assert!(
+            reason.starts_with("NOPE_SSL is not in the account's inventory;"),
+            "{reason}"
         );
     }
 

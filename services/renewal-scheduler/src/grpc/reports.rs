@@ -117,22 +117,50 @@ impl RenewalApi {
                 )));
             }
         };
+        let after = match request.page_token.trim() {
+            "" => None,
+            token => Some(ForecastPosition::decode(token).ok_or_else(|| {
+                Status::invalid_argument(
+                    "page_token: is not a token from a previous page: pass next_page_token \
+                     unchanged",
+                )
+            })?),
+        };
         let until = self.clock.now() + Duration::days(i64::from(request.days));
-        let rows: Vec<ForecastRow> = sqlx::query_as(
+        // One row more than the page shows whether another page follows.
+        let mut rows: Vec<ForecastRow> = sqlx::query_as(
             "SELECT c.certificate_id, c.order_id, p.id AS policy_id, c.renew_at, c.not_after,
                     coalesce(p.product, p.order_product) AS product, c.renewal_method
              FROM certificate_expiries c
              JOIN renewal_policies p ON p.order_id::text = c.order_id
              WHERE c.renew_at IS NOT NULL AND c.renew_at <= $1 AND p.enabled
-             ORDER BY c.renew_at
+               AND ($3::timestamptz IS NULL OR (c.renew_at, c.certificate_id) > ($3, $4))
+             ORDER BY c.renew_at, c.certificate_id
              LIMIT $2",
         )
         .bind(until)
-        .bind(i64::from(limit))
+        .bind(i64::from(limit) + 1)
+        .bind(after.as_ref().map(|position| position.renew_at))
+        .bind(after.as_ref().map(|position| position.certificate_id))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| db_status("GetRenewalForecast", e))?;
+        let next_page_token = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last()
+                .map(|last| {
+                    ForecastPosition {
+                        renew_at: last.renew_at,
+                        certificate_id: last.certificate_id,
+                    }
+                    .encode()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         Ok(proto::GetRenewalForecastResponse {
+            next_page_token,
             entries: rows
                 .into_iter()
                 .map(|row| proto::ForecastEntry {
@@ -146,5 +174,54 @@ impl RenewalApi {
                 })
                 .collect(),
         })
+    }
+}
+
+/// The last entry of a forecast page, where the next page starts.
+#[derive(Debug, PartialEq, Eq)]
+struct ForecastPosition {
+    renew_at: time::OffsetDateTime,
+    certificate_id: Uuid,
+}
+
+impl ForecastPosition {
+    /// Encodes the position as `<unix nanoseconds>.<certificate id>`.
+    fn encode(&self) -> String {
+        format!(
+            "{}.{}",
+            self.renew_at.unix_timestamp_nanos(),
+            self.certificate_id.simple()
+        )
+    }
+
+    /// Decodes a token of [`ForecastPosition::encode`], returning `None` for anything else.
+    fn decode(token: &str) -> Option<Self> {
+        let (nanos, id) = token.split_once('.')?;
+        let renew_at = time::OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().ok()?).ok()?;
+        Some(Self {
+            renew_at,
+            certificate_id: Uuid::try_parse(id).ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod forecast_position_tests {
+    use super::*;
+
+    #[test]
+    fn position_survives_its_token() {
+        let position = ForecastPosition {
+            renew_at: time::macros::datetime!(2028-02-29 23:59:59.123456 UTC),
+            certificate_id: Uuid::now_v7(),
+        };
+
+        assert_eq!(ForecastPosition::decode(&position.encode()), Some(position));
+    }
+
+    #[test]
+    fn foreign_token_is_rejected() {
+        assert_eq!(ForecastPosition::decode("not-a-token"), None);
+        assert_eq!(ForecastPosition::decode("12.not-a-uuid"), None);
     }
 }
