@@ -112,7 +112,7 @@ fn problem_for(rejection: &JsonRejection) -> Problem {
 }
 
 /// Turns serde's message about a query parameter into a problem that names the parameter and
-/// says in plain words what it takes.
+/// states in plain words what it takes.
 fn problem_for_query_error(detail: &str) -> Problem {
     if let Some(field) = between(detail, "duplicate field `", "`") {
         return Problem::invalid_field(field, "is given more than once: give it once");

@@ -205,7 +205,7 @@ pub fn validate_export(request: proto::ExportCertificateRequest) -> Result<Expor
                      its key",
                 ));
             }
-            // A PKCS#12 password is a BMPString, which holds U+0000 to U+FFFE only.
+            // A PKCS#12 password is a BMPString, which can contain U+0000 to U+FFFE only.
             if request
                 .password
                 .chars()
