@@ -124,7 +124,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default)]
 pub struct PageArgs {
     /// Items per page, 1 to 500 (the gateway's default is 50)
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=500))]
+    #[arg(allow_negative_numbers = true, long, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub limit: Option<u32>,
     /// Cursor of the page to show: the next_cursor of the previous page
     #[arg(long)]
@@ -141,7 +141,12 @@ pub struct JobWaitArgs {
     #[arg(long)]
     pub wait: bool,
     /// With --wait: give up after this many seconds (default: wait until the job finishes)
-    #[arg(long, value_name = "SECONDS", requires = "wait")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        requires = "wait"
+    )]
     pub timeout: Option<u64>,
 }
 
@@ -153,7 +158,13 @@ pub struct OrderWaitArgs {
     #[arg(long)]
     pub wait: bool,
     /// With --wait: give up after this many seconds
-    #[arg(long, value_name = "SECONDS", default_value_t = 300, requires = "wait")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "SECONDS",
+        default_value_t = 300,
+        requires = "wait"
+    )]
     pub timeout: u64,
 }
 
@@ -357,7 +368,12 @@ pub enum OrdersCommand {
         /// Order id
         id: String,
         /// Give up after this many seconds
-        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        #[arg(
+            allow_negative_numbers = true,
+            long,
+            value_name = "SECONDS",
+            default_value_t = 300
+        )]
         timeout: u64,
     },
     /// Approve an order that waits for an Entrust administrator's approval
@@ -454,13 +470,13 @@ pub struct CreateOrderArgs {
     #[arg(long)]
     pub organization: Option<String>,
     /// Entrust client id (default: the primary client)
-    #[arg(long)]
+    #[arg(allow_negative_numbers = true, long)]
     pub client_id: Option<i32>,
     /// Key algorithm (the gateway's default: ECDSA_P256)
     #[arg(long, value_parser = KEY_ALGORITHMS)]
     pub key_algorithm: Option<String>,
     /// Validity in days (default: order-manager's)
-    #[arg(long)]
+    #[arg(allow_negative_numbers = true, long)]
     pub validity_days: Option<u32>,
     /// Queue the order for an Entrust administrator's approval
     #[arg(long)]
@@ -490,7 +506,7 @@ pub struct RenewArgs {
     #[arg(long, value_parser = KEY_ALGORITHMS)]
     pub key_algorithm: Option<String>,
     /// Validity of the new certificate in days (default: the previous order's)
-    #[arg(long)]
+    #[arg(allow_negative_numbers = true, long)]
     pub validity_days: Option<u32>,
     /// Key that makes a retry return the first renewal; generated and printed when not given
     #[arg(long, value_name = "KEY")]
@@ -558,7 +574,7 @@ pub struct CertificateListArgs {
     #[arg(long, value_enum, value_delimiter = ',')]
     pub status: Vec<CertificateStatus>,
     /// Only certificates expiring within this many days, 1 to 3650
-    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    #[arg(allow_negative_numbers = true, long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub expiring_within_days: Option<u32>,
     /// Key type
     #[arg(long, value_parser = ["RSA", "EC", "OTHER"])]
@@ -670,7 +686,7 @@ pub struct AddDeploymentArgs {
     #[arg(long)]
     pub host: Option<String>,
     /// Port, 1 to 65535 (only with --host)
-    #[arg(long, requires = "host", value_parser = clap::value_parser!(u32).range(1..=65535))]
+    #[arg(allow_negative_numbers = true, long, requires = "host", value_parser = clap::value_parser!(u32).range(1..=65535))]
     pub port: Option<u32>,
     /// File path on the host
     #[arg(long)]
@@ -693,7 +709,11 @@ pub enum LicenseCommand {
     /// Set the licensed count, or lift the limit with --unlimited
     Set {
         /// Number of certificates the license allows
-        #[arg(required_unless_present = "unlimited", conflicts_with = "unlimited")]
+        #[arg(
+            allow_negative_numbers = true,
+            required_unless_present = "unlimited",
+            conflicts_with = "unlimited"
+        )]
         licensed: Option<u64>,
         /// Lift the limit
         #[arg(long)]
@@ -708,8 +728,9 @@ pub enum RenewalsCommand {
     Policy(PolicyCommand),
     /// List the renewals due within the next days, soonest first
     Forecast {
-        /// Days to look ahead (the gateway's default: 30)
-        #[arg(long)]
+        /// Days to look ahead, 1 to 3650 (the gateway's default: 30)
+        #[arg(allow_negative_numbers = true, long,
+            value_parser = clap::value_parser!(u32).range(1..=3650))]
         days: Option<u32>,
         #[command(flatten)]
         page: PageArgs,
@@ -757,10 +778,15 @@ pub struct PolicyArgs {
     #[arg(long)]
     pub disabled: bool,
     /// Renew this many days before expiry, 1 to 3650
-    #[arg(long, value_name = "DAYS", conflicts_with = "lifetime_percent")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "DAYS",
+        conflicts_with = "lifetime_percent"
+    )]
     pub days_before_expiry: Option<u32>,
     /// Renew when this share of the lifetime has passed, 1 to 99 percent
-    #[arg(long, value_name = "PERCENT")]
+    #[arg(allow_negative_numbers = true, long, value_name = "PERCENT")]
     pub lifetime_percent: Option<u32>,
     /// Renew with a new key pair instead of the previous key and CSR
     #[arg(long)]
@@ -769,22 +795,32 @@ pub struct PolicyArgs {
     #[arg(long)]
     pub product: Option<String>,
     /// Validity of the renewal in days (default: the order's)
-    #[arg(long)]
+    #[arg(allow_negative_numbers = true, long)]
     pub validity_days: Option<u32>,
     /// Maintenance window days, MON to SUN, comma-separated (default: every day)
     #[arg(long, value_delimiter = ',', requires = "window_start")]
     pub window_days: Vec<String>,
     /// Maintenance window start hour, 0 to 23, local to --time-zone
-    #[arg(long, value_name = "HOUR", requires = "window_end")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "HOUR",
+        requires = "window_end"
+    )]
     pub window_start: Option<u32>,
     /// Maintenance window end hour, local to --time-zone
-    #[arg(long, value_name = "HOUR", requires = "window_start")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "HOUR",
+        requires = "window_start"
+    )]
     pub window_end: Option<u32>,
     /// IANA time zone of the maintenance window, such as Europe/Berlin (default: UTC)
     #[arg(long, requires = "window_start")]
     pub time_zone: Option<String>,
     /// Attempts before the scheduler gives up, 1 to 20 (the gateway's default: 5)
-    #[arg(long)]
+    #[arg(allow_negative_numbers = true, long)]
     pub max_attempts: Option<u32>,
     /// Administrator credential to renew with when the order's own lacks the right
     #[arg(long, value_name = "CREDENTIAL_ID")]

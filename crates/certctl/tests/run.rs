@@ -53,6 +53,18 @@ fn missing_argument_exits_with_two() {
 }
 
 #[test]
+fn negative_number_names_the_range() {
+    let usage = run(&empty_env(), &["orders", "list", "--limit", "-1"]);
+
+    assert_eq!(usage.code, 2);
+    assert!(
+        usage.stderr.contains("-1 is not in 1..=500"),
+        "{}",
+        usage.stderr
+    );
+}
+
+#[test]
 fn unknown_output_format_exits_with_two() {
     let usage = run(&empty_env(), &["orders", "list", "--output", "yaml"]);
 

@@ -209,9 +209,13 @@ impl System {
         &self.databases[3]
     }
 
-    /// Adds the demo scenario's administrator (`demo-admin`) as an Entrust administrator
-    /// credential through the REST API, and returns the credential as the gateway answered.
-    pub async fn add_demo_credential(&self) -> anyhow::Result<serde_json::Value> {
+    /// Adds the demo scenario's administrator (`demo-admin`) as a credential through the REST
+    /// API, marked as an Entrust administrator or not, and returns the credential as the
+    /// gateway returned it.
+    pub async fn add_demo_credential(
+        &self,
+        is_administrator: bool,
+    ) -> anyhow::Result<serde_json::Value> {
         let scenario = Scenario::demo();
         let admin = scenario
             .api_users
@@ -227,7 +231,7 @@ impl System {
                     "api_base_url": self.sim.base_url(),
                     "username": admin.user_name,
                     "api_key": admin.api_key.expose_secret(),
-                    "is_administrator": true,
+                    "is_administrator": is_administrator,
                 }),
             )
             .await?;
@@ -236,6 +240,41 @@ impl System {
             "adding the demo credential returned {status}: {credential}"
         );
         Ok(credential)
+    }
+
+    /// Adds the demo credential as [`System::add_demo_credential`] does, waits until a sync of
+    /// its catalog (which orders are checked against) has succeeded, and returns its id.
+    pub async fn add_synced_demo_credential(
+        &self,
+        is_administrator: bool,
+    ) -> anyhow::Result<String> {
+        let credential = self.add_demo_credential(is_administrator).await?;
+        let credential_id = credential["id"]
+            .as_str()
+            .context("the credential has no id")?
+            .to_owned();
+        let api = self.api();
+        let (status, sync) = api
+            .post(
+                &format!("/v1/credentials/{credential_id}/syncs"),
+                serde_json::json!({}),
+            )
+            .await?;
+        anyhow::ensure!(
+            status == reqwest::StatusCode::ACCEPTED,
+            "starting a sync returned {status}: {sync}"
+        );
+        let sync_path = format!("/v1/syncs/{}", sync["id"].as_str().unwrap_or_default());
+        let sync = api
+            .wait_for(&sync_path, std::time::Duration::from_secs(60), |run| {
+                run["state"] != "running"
+            })
+            .await?;
+        anyhow::ensure!(
+            sync["state"] == "succeeded",
+            "the sync did not succeed: {sync}"
+        );
+        Ok(credential_id)
     }
 
     /// Returns a REST client authenticated as the bootstrap admin.

@@ -140,7 +140,7 @@ async fn every_route_happy_path() {
     sweep
         .called
         .insert(("POST".to_owned(), "/v1/credentials".to_owned()));
-    let credential = system.add_demo_credential().await.unwrap();
+    let credential = system.add_demo_credential(true).await.unwrap();
     let credential_id = id(&credential);
     let credential_path = format!("/v1/credentials/{credential_id}");
     let listed = sweep

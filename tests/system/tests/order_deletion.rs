@@ -9,53 +9,10 @@ use std::time::Duration;
 use certitude_platform::events::{Event, decode_envelope, decode_payload};
 use certitude_proto::events::v1::OrderDeleted;
 use certitude_system_tests::System;
-use entrust_sim::Scenario;
 use reqwest::{Method, StatusCode};
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Adds the demo scenario's administrator as a credential, waits until its catalog is synced
-/// (orders are checked against it) and returns its id.
-async fn add_demo_credential(system: &System) -> String {
-    let scenario = Scenario::demo();
-    let admin = scenario
-        .api_users
-        .iter()
-        .find(|user| user.user_name == "demo-admin")
-        .unwrap();
-    let (status, credential) = system
-        .api()
-        .post(
-            "/v1/credentials",
-            json!({
-                "name": "demo",
-                "api_base_url": system.sim.base_url(),
-                "username": admin.user_name,
-                "api_key": admin.api_key.expose_secret(),
-            }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{credential}");
-    let credential_id = credential["id"].as_str().unwrap().to_owned();
-
-    let (status, sync) = system
-        .api()
-        .post(&format!("/v1/credentials/{credential_id}/syncs"), json!({}))
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::ACCEPTED, "{sync}");
-    let sync_path = format!("/v1/syncs/{}", sync["id"].as_str().unwrap());
-    let sync = system
-        .api()
-        .wait_for(&sync_path, WAIT, |run| run["state"] != "running")
-        .await
-        .unwrap();
-    assert_eq!(sync["state"], "succeeded", "{sync}");
-    credential_id
-}
 
 /// Returns the ids of the items of every page of the list route `path`.
 async fn listed_ids(system: &System, path: &str) -> Vec<String> {
@@ -96,7 +53,7 @@ async fn wait_for_order_deleted(system: &System, order_id: &str) {
 async fn deleted_order_keeps_its_certificate() {
     let system = System::start().await.unwrap();
     let api = system.api();
-    let credential_id = add_demo_credential(&system).await;
+    let credential_id = system.add_synced_demo_credential(false).await.unwrap();
 
     let (status, order) = api
         .call(

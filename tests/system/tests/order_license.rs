@@ -8,53 +8,10 @@
 use std::time::Duration;
 
 use certitude_system_tests::{Api, System};
-use entrust_sim::Scenario;
 use reqwest::{Method, StatusCode};
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Adds the demo scenario's administrator as a credential, waits until its catalog is synced
-/// (orders are checked against it) and returns its id.
-async fn add_demo_credential(system: &System) -> String {
-    let scenario = Scenario::demo();
-    let admin = scenario
-        .api_users
-        .iter()
-        .find(|user| user.user_name == "demo-admin")
-        .unwrap();
-    let (status, credential) = system
-        .api()
-        .post(
-            "/v1/credentials",
-            json!({
-                "name": "demo",
-                "api_base_url": system.sim.base_url(),
-                "username": admin.user_name,
-                "api_key": admin.api_key.expose_secret(),
-            }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{credential}");
-    let credential_id = credential["id"].as_str().unwrap().to_owned();
-
-    let (status, sync) = system
-        .api()
-        .post(&format!("/v1/credentials/{credential_id}/syncs"), json!({}))
-        .await
-        .unwrap();
-    assert_eq!(status, StatusCode::ACCEPTED, "{sync}");
-    let sync_path = format!("/v1/syncs/{}", sync["id"].as_str().unwrap());
-    let sync = system
-        .api()
-        .wait_for(&sync_path, WAIT, |run| run["state"] != "running")
-        .await
-        .unwrap();
-    assert_eq!(sync["state"], "succeeded", "{sync}");
-    credential_id
-}
 
 /// Places an order for `common_name` and returns its path under `/v1/orders`.
 async fn place_order(api: &Api, credential_id: &str, common_name: &str) -> String {
@@ -94,7 +51,7 @@ async fn set_license(api: &Api, licensed: u64) -> Value {
 async fn order_shows_license_wait_until_raised() {
     let system = System::start().await.unwrap();
     let api = system.api();
-    let credential_id = add_demo_credential(&system).await;
+    let credential_id = system.add_synced_demo_credential(false).await.unwrap();
 
     // One certificate in the inventory, then a license of exactly the held count.
     let first_path = place_order(&api, &credential_id, "www.example.com").await;

@@ -27,7 +27,7 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
 /// Adds the simulator's demo credential and imports its orders, so that lists are not empty
 /// and schemathesis meets ids of real credentials, orders and certificates in the responses.
 async fn seed_demo_account(system: &System) {
-    let credential = system.add_demo_credential().await.unwrap();
+    let credential = system.add_demo_credential(true).await.unwrap();
     let api = system.api();
     let (status, job) = api
         .post("/v1/imports", json!({ "credential_id": credential["id"] }))
