@@ -101,6 +101,34 @@ impl fmt::Display for Error {
     }
 }
 
+/// Request fields of the REST API whose certctl option has another name, with that option.
+const FIELD_OPTIONS: [(&str, &str); 14] = [
+    ("admin_credential_id", "--admin-credential"),
+    ("api_key", "--api-key-file, ENTRUST_API_KEY or --api-key"),
+    ("client_certificate_pem", "--client-certificate"),
+    ("client_key_pem", "--client-key"),
+    ("credential_id", "--credential"),
+    ("csr_pem", "--csr"),
+    ("dns_names", "--dns-name"),
+    ("is_administrator", "--administrator or --no-administrator"),
+    ("maintenance_window.days", "--window-days"),
+    ("maintenance_window.end_hour", "--window-end"),
+    ("maintenance_window.start_hour", "--window-start"),
+    ("password", "--password-file or CERTCTL_PKCS12_PASSWORD"),
+    ("renew_at_lifetime_percent", "--lifetime-percent"),
+    ("renew_days_before_expiry", "--days-before-expiry"),
+];
+
+/// Returns the certctl option that sets the request field `name`, such as `dns_names[2]`,
+/// when its name differs from the field's.
+fn option_of_field(name: &str) -> Option<&'static str> {
+    let field = name.split('[').next().unwrap_or(name);
+    FIELD_OPTIONS
+        .iter()
+        .find(|(known, _)| *known == field)
+        .map(|(_, option)| *option)
+}
+
 impl fmt::Display for ApiError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.problem {
@@ -118,6 +146,12 @@ impl fmt::Display for ApiError {
                     let line = format!("{}: {}", param.name, param.reason);
                     if !message.contains(&line) {
                         write!(formatter, "\n  {line}")?;
+                    }
+                }
+                // The gateway names its request fields; say which option sets each one.
+                for param in &problem.invalid_params {
+                    if let Some(option) = option_of_field(&param.name) {
+                        write!(formatter, "\nhint: {} is set with {option}", param.name)?;
                     }
                 }
             }
@@ -181,6 +215,22 @@ mod tests {
     }
 
     #[test]
+    fn field_with_another_option_name_gets_a_hint() {
+        let error = api_error(
+            400,
+            r#"{"title":"Invalid request","status":400,
+                "detail":"renew_days_before_expiry: 0 is out of range",
+                "invalid_params":[{"name":"renew_days_before_expiry","reason":"0 is out of range"}]}"#,
+        );
+
+        assert_eq!(
+            error.to_string(),
+            "error: renew_days_before_expiry: 0 is out of range\n\
+             hint: renew_days_before_expiry is set with --days-before-expiry"
+        );
+    }
+
+    #[test]
     fn single_invalid_field_is_not_repeated() {
         let error = api_error(
             400,
@@ -202,7 +252,8 @@ mod tests {
 
         assert_eq!(
             error.to_string(),
-            "error: the order is invalid\n  dns_names[1]: is not a DNS name\n  product: is unknown"
+            "error: the order is invalid\n  dns_names[1]: is not a DNS name\n  product: is unknown\n\
+             hint: dns_names[1] is set with --dns-name"
         );
     }
 
