@@ -235,13 +235,22 @@ fn read_config(path: &Path) -> Result<FileConfig, Error> {
         message: format!("cannot read the config file {}: {error}", path.display()),
         hint: Some("create it, or point --config or CERTCTL_CONFIG at an existing file".to_owned()),
     })?;
-    toml::from_str(&text).map_err(|error| Error::Config {
-        message: format!(
-            "the config file {} is invalid: {}",
-            path.display(),
-            error.message()
-        ),
-        hint: Some("it takes the keys url, token and token_file".to_owned()),
+    toml::from_str(&text).map_err(|error| {
+        // Where the parser stopped, as line and column counted from 1.
+        let position = error.span().map_or_else(String::new, |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!(" at line {line}, column {column}")
+        });
+        Error::Config {
+            message: format!(
+                "the config file {} is invalid{position}: {}",
+                path.display(),
+                error.message()
+            ),
+            hint: Some("it takes the keys url, token and token_file".to_owned()),
+        }
     })
 }
 
@@ -415,6 +424,23 @@ mod tests {
         assert_eq!(
             token_of(&settings),
             ("file-token".to_owned(), Source::File(config))
+        );
+    }
+
+    #[test]
+    fn syntax_error_names_line_and_column() {
+        let scratch = Scratch::new("syntax");
+        let config = scratch.write("config.toml", "url = \"http://a.test\"\ntoken = ctk\n");
+        let flags = Flags {
+            config: Some(config),
+            ..Flags::default()
+        };
+
+        let error = resolve(&flags, &Environment::new("/")).expect_err("invalid TOML");
+
+        assert!(
+            error.to_string().contains("is invalid at line 2, column 9"),
+            "{error}"
         );
     }
 
