@@ -1,5 +1,5 @@
-//! Where the gateway URL and the API token come from: a flag, an environment variable or the
-//! config file, in that order of precedence.
+//! Settings resolution: the gateway URL and the API token come from a flag, an environment
+//! variable or the config file, in that order of precedence.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -98,7 +98,7 @@ pub struct Flags {
     pub config: Option<PathBuf>,
 }
 
-/// Where a setting came from; shown in messages instead of the value, so that a message never
+/// The origin of a setting. Messages show it instead of the value, so that a message never
 /// contains the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
