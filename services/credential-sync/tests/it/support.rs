@@ -279,12 +279,17 @@ pub async fn sync_runs(client: &mut Client, credential_id: &str) -> Vec<SyncRun>
         .sync_runs
 }
 
-/// Returns the run that adding the credential started.
+/// Returns the run that adding the credential started, or the scheduled run that it joined:
+/// the schedule may find the new credential due between its insert and its first sync.
 pub async fn first_run(client: &mut Client, credential_id: &str) -> SyncRun {
     let runs = sync_runs(client, credential_id).await;
-    runs.into_iter()
+    let added = runs
+        .iter()
         .find(|run| run.trigger == "credential_added")
-        .expect("adding the credential started a sync run")
+        .cloned();
+    added
+        .or_else(|| runs.into_iter().find(|run| run.trigger == "schedule"))
+        .expect("adding the credential started or joined a sync run")
 }
 
 /// Polls a run until it is no longer running, and returns it.
