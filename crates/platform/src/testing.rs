@@ -20,6 +20,26 @@ pub fn unique_suffix() -> String {
     id[..12].to_owned()
 }
 
+/// Returns a loopback address whose port is free now, for a server that must know its port
+/// before it starts. The port is drawn below Linux's default ephemeral range (32768 to 60999).
+/// The outgoing connections of tests running beside this one take their ports from that
+/// range, so they could take a port that `127.0.0.1:0` handed out before the server binds it.
+pub fn free_loopback_address() -> std::net::SocketAddr {
+    use rand::Rng;
+    let mut random = rand::rng();
+    for _ in 0..100 {
+        let port = random.random_range(20_000..32_768);
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port))
+            && let Ok(address) = listener.local_addr()
+        {
+            return address;
+        }
+    }
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port exists")
+}
+
 /// Runs `cleanup` to completion on a runtime of its own in another thread, so that `Drop`
 /// implementations can release server resources even inside an async test.
 fn block_on_elsewhere<F>(cleanup: F)

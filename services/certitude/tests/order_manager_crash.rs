@@ -15,7 +15,7 @@ use certitude_platform::clock;
 use certitude_platform::events::{Envelope, decode_envelope, decode_payload};
 use certitude_platform::seal::{KeyId, MasterKey};
 use certitude_platform::shutdown::Shutdown;
-use certitude_platform::testing::{TestDb, TestNats, nats_url};
+use certitude_platform::testing::{TestDb, TestNats, free_loopback_address, nats_url};
 use certitude_proto::credential::v1::credential_service_client::CredentialServiceClient;
 use certitude_proto::credential::v1::{AddCredentialRequest, GetOrderingCatalogRequest};
 use certitude_proto::events::v1::{CertificateIssued, OrderCreated};
@@ -65,13 +65,6 @@ impl Deadline {
         assert!(Instant::now() < self.0, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Returns a loopback address whose port was free a moment ago.
-fn free_loopback_address() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port exists")
 }
 
 /// Settings every service of the test shares, for the database `db`.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use certitude_platform::clock::ManualClock;
 use certitude_platform::seal::{KeyId, MasterKey};
 use certitude_platform::shutdown::Shutdown;
-use certitude_platform::testing::{TestDb, TestNats, nats_url};
+use certitude_platform::testing::{TestDb, TestNats, free_loopback_address, nats_url};
 use certitude_proto::credential::v1::credential_service_client::CredentialServiceClient;
 use certitude_proto::credential::v1::{AddCredentialRequest, GetOrderingCatalogRequest};
 use certitude_proto::order::v1::CreateOrderRequest;
@@ -59,12 +59,6 @@ where
     while !condition().await {
         deadline.wait(what).await;
     }
-}
-
-fn free_loopback_address() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port exists")
 }
 
 fn common_vars(db: &TestDb, nats: &TestNats) -> Vec<(String, String)> {

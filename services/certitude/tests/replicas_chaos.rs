@@ -29,7 +29,7 @@ use async_nats::jetstream;
 use certitude_platform::clock;
 use certitude_platform::events::{EventsSettings, decode_envelope, ensure_streams};
 use certitude_platform::seal::{KeyId, MasterKey};
-use certitude_platform::testing::{TestDb, unique_suffix};
+use certitude_platform::testing::{TestDb, free_loopback_address, unique_suffix};
 use certitude_system_tests::nats_cluster::NatsCluster;
 use certitude_system_tests::{ADMIN_TOKEN, Api};
 use entrust_sim::{Fault, FaultKind, LoggedRequest, RunningSimulator, Scenario, SimConfig};
@@ -113,13 +113,6 @@ const RENEWAL_SCHEDULER: usize = 4;
 const CHAINS: [&str; 2] = ["a", "b"];
 const CHAIN_A: usize = 0;
 const CHAIN_B: usize = 1;
-
-/// Returns a loopback address whose port was free a moment ago.
-fn free_loopback_address() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port exists")
-}
 
 /// The addresses of one chain's replicas.
 #[derive(Debug, Clone, Copy)]

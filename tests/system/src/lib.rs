@@ -99,7 +99,7 @@ impl System {
 
         // credential-sync and order-manager call each other, so order-manager's port is chosen
         // before either starts.
-        let order_manager_listen = free_loopback_address()?;
+        let order_manager_listen = certitude_platform::testing::free_loopback_address();
         let order_manager_url = grpc_url(order_manager_listen);
         let credential_sync = certitude_credential_sync::start(
             certitude_credential_sync::Config::from_pairs(with(
@@ -291,12 +291,6 @@ impl System {
         self.sim.shutdown().await;
         Ok(())
     }
-}
-
-/// Returns a loopback address whose port was free a moment ago.
-fn free_loopback_address() -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?)
 }
 
 fn with(mut vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
