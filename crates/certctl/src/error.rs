@@ -148,7 +148,7 @@ impl fmt::Display for ApiError {
                         write!(formatter, "\n  {line}")?;
                     }
                 }
-                // The gateway names its request fields; say which option sets each one.
+                // The gateway names its request fields, so name the option that sets each one.
                 for param in &problem.invalid_params {
                     if let Some(option) = option_of_field(&param.name) {
                         write!(formatter, "\nhint: {} is set with {option}", param.name)?;

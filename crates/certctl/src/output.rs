@@ -328,25 +328,42 @@ mod tests {
         assert_eq!(cell(Some(&Json::Bool(true))), "true");
     }
 
+    /// Runs `print` on a table-format output limited to `field`, and returns its result, its
+    /// stdout and its stderr.
+    fn captured(
+        field: Option<&str>,
+        print: impl FnOnce(&mut Output<'_, '_>) -> Result<(), Error>,
+    ) -> (Result<(), Error>, String, String) {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let result = {
+            let mut io = Io {
+                stdout: &mut stdout,
+                stderr: &mut stderr,
+                interactive: false,
+            };
+            let mut output = Output {
+                io: &mut io,
+                format: Format::Table,
+                field: field.map(str::to_owned),
+            };
+            print(&mut output)
+        };
+        (
+            result,
+            String::from_utf8(stdout).expect("UTF-8"),
+            String::from_utf8(stderr).expect("UTF-8"),
+        )
+    }
+
     #[test]
     fn field_prints_each_item_on_its_own_line() {
         let page = parse(r#"{"items":[{"id":"a"},{"id":"b"}],"next_cursor":"c"}"#);
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let mut io = Io {
-            stdout: &mut stdout,
-            stderr: &mut stderr,
-            interactive: false,
-        };
-        let mut output = Output {
-            io: &mut io,
-            format: Format::Table,
-            field: Some("id".to_owned()),
-        };
 
-        output.list(&page, &[]).expect("printed");
+        let (result, stdout, stderr) = captured(Some("id"), |output| output.list(&page, &[]));
 
-        assert_eq!(String::from_utf8(stdout).expect("UTF-8"), "a\nb\n");
+        result.expect("printed");
+        assert_eq!(stdout, "a\nb\n");
         assert!(stderr.is_empty());
     }
 
@@ -355,44 +372,21 @@ mod tests {
         let page = parse(
             r#"{"items":[{"id":"a","names":["x","y"]},{"id":"b"},{"id":"c","names":["z"]}]}"#,
         );
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let mut io = Io {
-            stdout: &mut stdout,
-            stderr: &mut stderr,
-            interactive: false,
-        };
-        let mut output = Output {
-            io: &mut io,
-            format: Format::Table,
-            field: Some("names".to_owned()),
-        };
 
-        output.list(&page, &[]).expect("the field is on some items");
+        let (result, stdout, _) = captured(Some("names"), |output| output.list(&page, &[]));
 
-        assert_eq!(String::from_utf8(stdout).expect("UTF-8"), "x,y\n\nz\n");
+        result.expect("the field is on some items");
+        assert_eq!(stdout, "x,y\n\nz\n");
     }
 
     #[test]
     fn unknown_field_lists_the_known_ones() {
         let object = parse(r#"{"id":"a","status":"ISSUED"}"#);
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let mut io = Io {
-            stdout: &mut stdout,
-            stderr: &mut stderr,
-            interactive: false,
-        };
-        let mut output = Output {
-            io: &mut io,
-            format: Format::Table,
-            field: Some("state".to_owned()),
-        };
 
-        let error = output.object(&object).expect_err("no such field");
+        let (result, _, _) = captured(Some("state"), |output| output.object(&object));
 
         assert_eq!(
-            error.to_string(),
+            result.expect_err("no such field").to_string(),
             "error: the result has no field \"state\"; its fields are: id, status"
         );
     }
@@ -400,23 +394,13 @@ mod tests {
     #[test]
     fn table_list_points_to_the_next_page() {
         let page = parse(r#"{"items":[],"next_cursor":"abc"}"#);
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let mut io = Io {
-            stdout: &mut stdout,
-            stderr: &mut stderr,
-            interactive: false,
-        };
-        let mut output = Output {
-            io: &mut io,
-            format: Format::Table,
-            field: None,
-        };
 
-        output.list(&page, &[column("ID", "id")]).expect("printed");
+        let (result, _, stderr) =
+            captured(None, |output| output.list(&page, &[column("ID", "id")]));
 
+        result.expect("printed");
         assert_eq!(
-            String::from_utf8(stderr).expect("UTF-8"),
+            stderr,
             "more results: add --cursor abc for the next page, or --all for every page\n"
         );
     }

@@ -224,6 +224,15 @@ impl IntoResponse for Problem {
     }
 }
 
+/// Returns the first 64 characters of `value`, with an ellipsis when it was longer, so that a
+/// problem that repeats client input stays short whatever the client sent.
+pub fn excerpt(value: &str) -> String {
+    match value.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
+
 /// Maps a gRPC status from a service to a problem, logging internal causes once.
 pub fn from_status(status: &tonic::Status) -> Problem {
     use tonic::Code;
@@ -329,6 +338,13 @@ mod tests {
             response.headers()[header::WWW_AUTHENTICATE],
             "Bearer realm=\"certitude\""
         );
+    }
+
+    #[test]
+    fn long_value_is_cut_to_an_excerpt() {
+        assert_eq!(excerpt(&"n".repeat(100)).chars().count(), 65);
+        assert!(excerpt(&"n".repeat(100)).ends_with('…'));
+        assert_eq!(excerpt("limit"), "limit");
     }
 
     #[test]

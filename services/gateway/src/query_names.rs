@@ -9,7 +9,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::problem::Problem;
+use crate::problem::{Problem, excerpt};
 
 /// Query parameter names of each route, by (method in upper case, path template).
 type RouteParameters = HashMap<(String, String), Vec<String>>;
@@ -68,7 +68,7 @@ pub async fn reject_unknown(request: Request, next: Next) -> Response {
                     known.join(", ")
                 )
             };
-            Problem::invalid_field(&shortened(&name), fix).into_response()
+            Problem::invalid_field(&excerpt(&name), fix).into_response()
         }
     }
 }
@@ -76,14 +76,6 @@ pub async fn reject_unknown(request: Request, next: Next) -> Response {
 /// Returns the decoded names of a query string's parameters.
 fn url_names(query: &str) -> impl Iterator<Item = String> + '_ {
     url::form_urlencoded::parse(query.as_bytes()).map(|(name, _)| name.into_owned())
-}
-
-/// Shortens a name to 64 characters for the problem, which would otherwise echo any length.
-fn shortened(name: &str) -> String {
-    match name.char_indices().nth(64) {
-        Some((end, _)) => format!("{}…", &name[..end]),
-        None => name.to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -101,11 +93,5 @@ mod tests {
         let names = &route_parameters()[&("GET".to_owned(), "/v1/orders".to_owned())];
         assert!(names.contains(&"credential_id".to_owned()), "{names:?}");
         assert!(names.contains(&"cursor".to_owned()), "{names:?}");
-    }
-
-    #[test]
-    fn long_name_is_shortened() {
-        assert_eq!(shortened(&"n".repeat(100)).chars().count(), 65);
-        assert_eq!(shortened("limit"), "limit");
     }
 }

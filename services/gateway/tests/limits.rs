@@ -115,7 +115,7 @@ async fn request_past_the_deadline_gets_504() {
     // A service that accepts connections and never responds.
     let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let silent_url = format!("http://{}", silent.local_addr().unwrap());
-    let held = tokio::spawn(async move {
+    let silent_service = tokio::spawn(async move {
         let mut connections = Vec::new();
         while let Ok((connection, _)) = silent.accept().await {
             connections.push(connection);
@@ -132,5 +132,5 @@ async fn request_past_the_deadline_gets_504() {
         body["detail"].as_str().unwrap().contains("Idempotency-Key"),
         "{body}"
     );
-    held.abort();
+    silent_service.abort();
 }

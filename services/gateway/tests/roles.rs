@@ -171,7 +171,7 @@ async fn routes_reject_roles_below_their_own() {
             let token = token_of(role);
             let (status, body) =
                 send(&app, request(method, path, query.as_deref(), Some(&token))).await;
-            let refused_for_role = status == StatusCode::FORBIDDEN
+            let rejected_for_role = status == StatusCode::FORBIDDEN
                 && body["type"] == "urn:certitude:problem:forbidden"
                 && body["detail"]
                     .as_str()
@@ -183,7 +183,7 @@ async fn routes_reject_roles_below_their_own() {
             {
                 wrong.push(format!("{method} {path} as {role}: {status} {body}"));
             }
-            if !allowed && !refused_for_role {
+            if !allowed && !rejected_for_role {
                 wrong.push(format!(
                     "{method} {path} as {role} (needs {needed}): {status} {body}"
                 ));

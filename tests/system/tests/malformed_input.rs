@@ -3,10 +3,11 @@
 //!
 //! For each operation the test builds a well-formed request from the document (ids, required
 //! properties and parameters filled by their schemas), then sends variants that each break one
-//! thing: the path id, each query parameter, the body as a whole (not JSON, an array, null, an
-//! empty object, the wrong media type), and each body property (replaced by values of every
-//! other JSON type, a 20,000-character string, a NUL byte). A variant that contradicts the
-//! document must get a 4xx; any variant must get an answer below 500 within the deadline.
+//! thing. The broken parts are the path id, an unknown id, each query parameter, the body as a
+//! whole (not JSON, an array, null, an empty object, the wrong media type) and each body
+//! property (replaced by values of every other JSON type, a 20,000-character string, a NUL
+//! byte). A variant that contradicts the document must get a 4xx, and every variant must get a
+//! response below 500 within the deadline.
 
 // A failed unwrap is a failed test, with its location.
 #![allow(clippy::unwrap_used)]

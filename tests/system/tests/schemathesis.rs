@@ -79,9 +79,8 @@ async fn schemathesis_finds_no_failures() {
             .args(["--phases", "examples,coverage,fuzzing"])
             .args(["--max-examples", &examples])
             .args(["--seed", &seed])
-            // One worker: with several, CPython 3.11 can fail inside schemathesis while it
-            // compiles code in two threads at once ("AST constructor recursion depth
-            // mismatch"), a runtime error that says nothing about the API.
+            // One worker: with two, schemathesis failed once under CPython 3.11 with "AST
+            // constructor recursion depth mismatch", an internal error unrelated to the API.
             .args(["--workers", "1"])
             .args(["--request-timeout", "30"])
             .args(selection)

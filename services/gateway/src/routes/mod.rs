@@ -16,19 +16,14 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::problem::Problem;
+use crate::problem::{Problem, excerpt};
 use crate::{AppState, openapi};
 
 /// Checks that a path or body identifier is a UUID, naming `field` when it is not.
 pub fn parse_id(field: &str, value: &str) -> Result<String, Problem> {
     Uuid::parse_str(value)
         .map(|id| id.to_string())
-        .map_err(|_| {
-            // Only the start of a long value is repeated in the problem.
-            let shown: String = value.chars().take(64).collect();
-            let ellipsis = if shown.len() < value.len() { "…" } else { "" };
-            Problem::invalid_field(field, format!("{shown:?}{ellipsis} is not a UUID"))
-        })
+        .map_err(|_| Problem::invalid_field(field, format!("{:?} is not a UUID", excerpt(value))))
 }
 
 /// Returns every `/v1` route; authentication is layered on by the caller.
