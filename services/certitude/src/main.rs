@@ -10,6 +10,10 @@ use certitude_platform::config::{self, CommonConfig};
 use certitude_platform::shutdown::Shutdown;
 use certitude_platform::telemetry;
 
+/// mimalloc in place of glibc's malloc; see the workspace manifest for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "certitude",

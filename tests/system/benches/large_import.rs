@@ -11,6 +11,10 @@ use std::time::Duration;
 use certitude_system_tests::bench::Scale;
 use certitude_system_tests::bench::import::{self, ImportReport, PAGE_SIZE, rate};
 
+/// The allocator of the `certitude` binary, so the services run here as they do there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let scale = Scale::from_env(Scale::Full)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
