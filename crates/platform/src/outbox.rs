@@ -7,7 +7,7 @@
 //!
 //! Tables (in the service schema, created by [`crate::db::migrate`]):
 //! - `outbox (id uuid pk, subject, event_type, aggregate_type, aggregate_id, sequence bigint,
-//!   envelope bytea, traceparent, created_at, claimed_until, published_at)`
+//!   envelope bytea, traceparent, created_at, published_at)`
 //! - `outbox_sequences (aggregate_type, aggregate_id, last_sequence bigint)`, primary key
 //!   `(aggregate_type, aggregate_id)`.
 //!

@@ -1,17 +1,16 @@
 //! The relay: publishes committed outbox rows to JetStream and marks them published.
 //!
-//! Claims instead of long transactions. A relay claims up to `batch_size` unpublished rows, in
-//! order of id, with one statement (`UPDATE ... SET claimed_until = now + lease WHERE id IN
-//! (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING ...`) that commits at once. It publishes with
-//! no transaction open, then marks the acknowledged rows published with a second short
-//! statement and releases the claim of the others. Other relays skip claimed rows until the
-//! lease ends, so several replicas share the work and publish each row once.
+//! Row locks for the length of a round. A relay opens a transaction, locks up to `batch_size`
+//! unpublished rows in order of id (`SELECT ... FOR UPDATE SKIP LOCKED`), publishes them, marks
+//! the acknowledged ones published with one `UPDATE` and commits. Other relays skip the locked
+//! rows, so several replicas share the work and publish each row once. A round lasts at most
+//! the publish timeout, and each published row costs one update.
 //!
-//! A relay that dies between a publish and the mark leaves its claim to expire, and another
-//! relay then publishes those rows again. JetStream drops the copy because its `Nats-Msg-Id` (the
-//! event id) arrived within the stream's duplicate window, which is why the lease (30 seconds by
-//! default) must stay well below that window (2 minutes). Consumers de-duplicate by event id
-//! too, through their inbox.
+//! A relay that dies between a publish and its commit loses its transaction, and with it the
+//! locks, so another relay publishes those rows again at once. JetStream drops the copy because
+//! its `Nats-Msg-Id` (the event id) arrived within the stream's duplicate window (2 minutes),
+//! which the publish timeout stays well below. Consumers de-duplicate by event id too, through
+//! their inbox.
 //!
 //! Wake-ups. A separate connection listens on the outbox's notification channel, so a commit
 //! wakes the relay at once. A fallback poll covers notifications lost while it reconnects.
@@ -23,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishError, message::PublishMessage};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -36,17 +35,15 @@ use crate::db::DbError;
 use crate::events::error_text;
 use crate::events::{CONTENT_TYPE, EventsSettings, HEADER_CONTENT_TYPE, HEADER_TRACEPARENT};
 
-/// Settings of a relay: batch size, claim lease, timeouts, retry delays and pruning.
+/// Settings of a relay: batch size, timeouts, retry delays and pruning.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
-    /// Rows claimed and published per round.
+    /// Rows locked and published per round.
     pub batch_size: u32,
     /// Maximum wait between two reads of the outbox when no notification arrives.
     pub poll_interval: Duration,
-    /// How long a claim keeps other relays off a row. Keep it below the stream's duplicate
-    /// window.
-    pub claim_lease: Duration,
-    /// Limit for publishing one batch and receiving its acknowledgements.
+    /// Limit for publishing one batch and receiving its acknowledgements, which is also how
+    /// long a round holds its rows' locks. Keep it well below the stream's duplicate window.
     pub publish_timeout: Duration,
     /// First delay after a failed round, doubled per failure up to `max_retry_delay`.
     pub min_retry_delay: Duration,
@@ -62,7 +59,6 @@ impl Default for RelaySettings {
         Self {
             batch_size: 100,
             poll_interval: Duration::from_secs(5),
-            claim_lease: Duration::from_secs(30),
             publish_timeout: Duration::from_secs(10),
             min_retry_delay: Duration::from_millis(200),
             max_retry_delay: Duration::from_secs(30),
@@ -130,7 +126,7 @@ pub struct Relay {
     stats: RelayStats,
 }
 
-struct ClaimedRow {
+struct LockedRow {
     id: Uuid,
     subject: String,
     envelope: Vec<u8>,
@@ -139,13 +135,12 @@ struct ClaimedRow {
 
 struct RoundOutcome {
     published: Vec<Uuid>,
-    unpublished: Vec<Uuid>,
     error: Option<RelayError>,
 }
 
 impl Relay {
     /// Creates a relay for the outbox in `pool`'s schema, publishing to `events.stream`.
-    /// Times for claims, marks and pruning come from `clock`.
+    /// Times for marks and pruning come from `clock`.
     pub fn new(
         pool: PgPool,
         jetstream: jetstream::Context,
@@ -211,18 +206,27 @@ impl Relay {
         tracing::info!(stream.name = %self.stream, "outbox relay stopped");
     }
 
-    /// Claims up to `batch_size` rows, publishes them and marks those JetStream acknowledged.
-    /// Returns how many were published. An error means some rows were not, and their claims
-    /// were released for the next round.
+    /// Locks up to `batch_size` rows, publishes them, marks those JetStream acknowledged and
+    /// commits. Returns how many were published. An error means some rows were not; their
+    /// locks end with the round, so the next round takes them up again.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
-        let rows = self.claim().await?;
+        let mut tx = self.pool.begin().await.map_err(DbError::from)?;
+        let rows = lock_unpublished(&mut tx, self.settings.batch_size).await?;
         if rows.is_empty() {
+            tx.commit().await.map_err(DbError::from)?;
             return Ok(0);
         }
 
         let outcome = self.publish(&rows).await;
-        self.mark_published(&outcome.published).await?;
-        self.release(&outcome.unpublished).await?;
+        if !outcome.published.is_empty() {
+            sqlx::query("UPDATE outbox SET published_at = $1 WHERE id = ANY($2)")
+                .bind(self.clock.now())
+                .bind(&outcome.published)
+                .execute(&mut *tx)
+                .await
+                .map_err(DbError::from)?;
+        }
+        tx.commit().await.map_err(DbError::from)?;
 
         let published = outcome.published.len();
         self.stats
@@ -235,41 +239,9 @@ impl Relay {
         }
     }
 
-    async fn claim(&self) -> Result<Vec<ClaimedRow>, DbError> {
-        let now = self.clock.now();
-        let rows: Vec<(Uuid, String, Vec<u8>, Option<String>)> = sqlx::query_as(
-            "UPDATE outbox SET claimed_until = $1
-             WHERE id IN (
-                 SELECT id FROM outbox
-                 WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2)
-                 ORDER BY id
-                 LIMIT $3
-                 FOR UPDATE SKIP LOCKED)
-             RETURNING id, subject, envelope, traceparent",
-        )
-        .bind(now + self.settings.claim_lease)
-        .bind(now)
-        .bind(i64::from(self.settings.batch_size))
-        .fetch_all(&self.pool)
-        .await?;
-
-        let mut rows: Vec<ClaimedRow> = rows
-            .into_iter()
-            .map(|(id, subject, envelope, traceparent)| ClaimedRow {
-                id,
-                subject,
-                envelope,
-                traceparent,
-            })
-            .collect();
-        // RETURNING has no order, so sort to publish in id (creation) order.
-        rows.sort_by_key(|row| row.id);
-        Ok(rows)
-    }
-
     /// Sends every row, then awaits the acknowledgements, all within one deadline. Stops
     /// sending at the first failure, since NATS is then most likely unreachable.
-    async fn publish(&self, rows: &[ClaimedRow]) -> RoundOutcome {
+    async fn publish(&self, rows: &[LockedRow]) -> RoundOutcome {
         let deadline = Instant::now() + self.settings.publish_timeout;
         let mut pending = Vec::with_capacity(rows.len());
         let mut error = None;
@@ -308,19 +280,10 @@ impl Relay {
             }
         }
 
-        let unpublished = rows
-            .iter()
-            .map(|row| row.id)
-            .filter(|id| !published.contains(id))
-            .collect();
-        RoundOutcome {
-            published,
-            unpublished,
-            error,
-        }
+        RoundOutcome { published, error }
     }
 
-    fn message(&self, row: &ClaimedRow) -> PublishMessage {
+    fn message(&self, row: &LockedRow) -> PublishMessage {
         let message = PublishMessage::build()
             .payload(row.envelope.clone().into())
             .message_id(row.id.to_string())
@@ -332,37 +295,12 @@ impl Relay {
         }
     }
 
-    fn timeout_error(&self, row: &ClaimedRow) -> RelayError {
+    fn timeout_error(&self, row: &LockedRow) -> RelayError {
         RelayError::Timeout {
             event_id: row.id,
             subject: row.subject.clone(),
             timeout: self.settings.publish_timeout,
         }
-    }
-
-    async fn mark_published(&self, ids: &[Uuid]) -> Result<(), DbError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        sqlx::query("UPDATE outbox SET published_at = $1, claimed_until = NULL WHERE id = ANY($2)")
-            .bind(self.clock.now())
-            .bind(ids)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn release(&self, ids: &[Uuid]) -> Result<(), DbError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        sqlx::query(
-            "UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1) AND published_at IS NULL",
-        )
-        .bind(ids)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     async fn prune(&self) {
@@ -397,7 +335,31 @@ impl Relay {
     }
 }
 
-fn publish_error(row: &ClaimedRow, source: PublishError) -> RelayError {
+/// Locks up to `limit` unpublished rows that no other round holds, in id (creation) order,
+/// inside the round's transaction `conn`.
+async fn lock_unpublished(conn: &mut PgConnection, limit: u32) -> Result<Vec<LockedRow>, DbError> {
+    let rows: Vec<(Uuid, String, Vec<u8>, Option<String>)> = sqlx::query_as(
+        "SELECT id, subject, envelope, traceparent FROM outbox
+         WHERE published_at IS NULL
+         ORDER BY id
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, subject, envelope, traceparent)| LockedRow {
+            id,
+            subject,
+            envelope,
+            traceparent,
+        })
+        .collect())
+}
+
+fn publish_error(row: &LockedRow, source: PublishError) -> RelayError {
     RelayError::Publish {
         event_id: row.id,
         subject: row.subject.clone(),
