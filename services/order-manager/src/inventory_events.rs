@@ -29,7 +29,11 @@ use certitude_proto::events::v1::{CertificateAddedToInventory, CertificateReject
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::store::inventory_state::{self, InventoryReport, RecordOutcome};
+use std::collections::{HashMap, HashSet};
+
+use crate::store::inventory_state::{
+    self, BatchReport, InventoryReport, RecordOutcome, RecordedOrder,
+};
 
 /// Durable consumer name of order-manager's CertificateAddedToInventory consumer.
 pub const ADDED_DURABLE_NAME: &str = "order-manager-certificate-added-to-inventory";
@@ -77,11 +81,25 @@ struct OrderCertificateReport {
 
 /// Records the inventory state of the order named in each event of one kind.
 #[derive(Debug, Clone)]
-pub(crate) struct InventoryEventHandler {
+pub struct InventoryEventHandler {
     kind: InventoryEventKind,
 }
 
 impl InventoryEventHandler {
+    /// The handler of CertificateAddedToInventory events.
+    pub fn added_to_inventory() -> Self {
+        Self {
+            kind: InventoryEventKind::AddedToInventory,
+        }
+    }
+
+    /// The handler of CertificateRejected events.
+    pub fn rejected() -> Self {
+        Self {
+            kind: InventoryEventKind::Rejected,
+        }
+    }
+
     fn decode(&self, event: &ReceivedEvent) -> Result<OrderCertificateReport, InventoryEventError> {
         match self.kind {
             InventoryEventKind::AddedToInventory => {
@@ -166,15 +184,134 @@ impl InventoryEventHandler {
     }
 }
 
+/// A decoded event of a batch that names a stored order's id.
+struct Reported<'a> {
+    event: &'a ReceivedEvent,
+    order_id: Uuid,
+    certificate_id: Uuid,
+    report: InventoryReport,
+    sequence: i64,
+}
+
+impl InventoryEventHandler {
+    /// Applies `events` as one [`InventoryEventHandler::apply`] call each would, recording the
+    /// reports about distinct orders with one statement. A batch that names an order twice is
+    /// applied one event at a time, so the sequence check sees each event in turn.
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> Result<(), InventoryEventError> {
+        let mut reported = Vec::with_capacity(events.len());
+        for event in events {
+            let OrderCertificateReport {
+                order_id,
+                certificate_id,
+                report,
+            } = self.decode(event)?;
+            let Ok(order_id) = Uuid::parse_str(&order_id) else {
+                // Logged and ignored there, without a statement.
+                self.apply(conn, event).await?;
+                continue;
+            };
+            let certificate_id = Uuid::parse_str(&certificate_id).map_err(|_| {
+                InventoryEventError::InvalidCertificateId {
+                    value: certificate_id.clone(),
+                }
+            })?;
+            reported.push(Reported {
+                event,
+                order_id,
+                certificate_id,
+                report,
+                sequence: i64::try_from(event.envelope.sequence).unwrap_or(i64::MAX),
+            });
+        }
+        let distinct: HashSet<Uuid> = reported.iter().map(|r| r.order_id).collect();
+        if distinct.len() < reported.len() {
+            for one in &reported {
+                self.apply(conn, one.event).await?;
+            }
+            return Ok(());
+        }
+        let Some(first) = reported.first() else {
+            return Ok(());
+        };
+        let first_order = first.order_id;
+
+        let batch: Vec<BatchReport<'_>> = reported
+            .iter()
+            .map(|one| BatchReport {
+                order_id: one.order_id,
+                certificate_id: one.certificate_id,
+                report: &one.report,
+                sequence: one.sequence,
+            })
+            .collect();
+        let updated: HashMap<Uuid, RecordedOrder> = inventory_state::record_many(conn, &batch)
+            .await
+            .map_err(|source| InventoryEventError::Db {
+                order_id: first_order,
+                source,
+            })?
+            .into_iter()
+            .map(|order| (order.id, order))
+            .collect();
+        for one in &reported {
+            let Some(order) = updated.get(&one.order_id) else {
+                // Unknown order, another certificate or a stale event: recorded alone, the
+                // statement finds which and changes nothing.
+                let outcome = inventory_state::record(
+                    conn,
+                    one.order_id,
+                    one.certificate_id,
+                    &one.report,
+                    one.sequence,
+                )
+                .await
+                .map_err(|source| InventoryEventError::Db {
+                    order_id: one.order_id,
+                    source,
+                })?;
+                log_outcome(
+                    &outcome,
+                    one.order_id,
+                    one.certificate_id,
+                    &one.report,
+                    one.sequence,
+                );
+                continue;
+            };
+            log_outcome(
+                &RecordOutcome::Recorded,
+                one.order_id,
+                one.certificate_id,
+                &one.report,
+                one.sequence,
+            );
+            if one.report == InventoryReport::InInventory
+                && order.source == "created"
+                && let Some(stored_at) = occurred_at(one.event)
+            {
+                metrics::record_issuance(&order.product, stored_at - order.created_at);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Returns when the event occurred, from its envelope.
+fn occurred_at(event: &ReceivedEvent) -> Option<time::OffsetDateTime> {
+    let occurred_at = event.envelope.occurred_at.as_ref()?;
+    let nanos = i128::from(occurred_at.seconds) * 1_000_000_000 + i128::from(occurred_at.nanos);
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
 /// Records the issuance latency of an order Certitude placed: from the order's creation to
 /// the moment inventory stored its certificate (the event's `occurred_at`). Imported orders are
 /// skipped, because their creation time is the import's. A failed read only loses the sample.
 async fn record_issuance(conn: &mut PgConnection, order_id: Uuid, event: &ReceivedEvent) {
-    let Some(occurred_at) = event.envelope.occurred_at.as_ref() else {
-        return;
-    };
-    let nanos = i128::from(occurred_at.seconds) * 1_000_000_000 + i128::from(occurred_at.nanos);
-    let Ok(stored_at) = time::OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
+    let Some(stored_at) = occurred_at(event) else {
         return;
     };
     let order: Result<Option<(String, time::OffsetDateTime)>, sqlx::Error> = sqlx::query_as(
@@ -199,6 +336,18 @@ async fn record_issuance(conn: &mut PgConnection, order_id: Uuid, event: &Receiv
 impl EventHandler for InventoryEventHandler {
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
         self.apply(conn, event).await.map_err(BoxError::from)
+    }
+
+    fn handles_batches(&self) -> bool {
+        true
+    }
+
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> Result<(), BoxError> {
+        self.apply_batch(conn, events).await.map_err(BoxError::from)
     }
 }
 

@@ -63,6 +63,27 @@ pub async fn set_new_certificate(
     Ok(())
 }
 
+/// Does what [`set_new_certificate`] does for each (new order id, new certificate id) pair of
+/// `certificates`, with one statement. The order ids must be distinct.
+pub async fn set_new_certificates(
+    conn: &mut PgConnection,
+    certificates: &[(Uuid, Uuid)],
+) -> Result<(), sqlx::Error> {
+    let (new_order_ids, new_certificate_ids): (Vec<Uuid>, Vec<Uuid>) =
+        certificates.iter().copied().unzip();
+    sqlx::query(
+        "UPDATE renewal_audit SET new_certificate_id = placed.certificate_id
+         FROM unnest($1::uuid[], $2::uuid[]) AS placed (order_id, certificate_id)
+         WHERE renewal_audit.new_order_id = placed.order_id
+           AND renewal_audit.new_certificate_id IS NULL",
+    )
+    .bind(&new_order_ids)
+    .bind(&new_certificate_ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Filters of a listing; `None` matches every value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {

@@ -57,6 +57,57 @@ pub async fn record(
     Ok(written == 1)
 }
 
+/// Records each of `expiries` as [`record`] does, with one statement for all. Returns the ids
+/// of the certificates it wrote a row for.
+pub async fn record_many(
+    executor: impl PgExecutor<'_>,
+    expiries: &[NewCertificate],
+) -> Result<Vec<Uuid>, DbError> {
+    let column = |f: fn(&NewCertificate) -> Option<OffsetDateTime>| -> Vec<Option<OffsetDateTime>> {
+        expiries.iter().map(f).collect()
+    };
+    let written = sqlx::query_scalar(
+        "INSERT INTO certificate_expiries (certificate_id, order_id, credential_id, not_before,
+             not_after, recorded_at, generation, replaces_certificate_id, next_warning_at)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
+             $5::timestamptz[], $6::timestamptz[], $7::int[], $8::uuid[], $9::timestamptz[])
+         ON CONFLICT (certificate_id) DO NOTHING
+         RETURNING certificate_id",
+    )
+    .bind(
+        expiries
+            .iter()
+            .map(|e| e.certificate_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        expiries
+            .iter()
+            .map(|e| e.order_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        expiries
+            .iter()
+            .map(|e| e.credential_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|e| e.not_before))
+    .bind(expiries.iter().map(|e| e.not_after).collect::<Vec<_>>())
+    .bind(expiries.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
+    .bind(expiries.iter().map(|e| e.generation).collect::<Vec<_>>())
+    .bind(
+        expiries
+            .iter()
+            .map(|e| e.replaces_certificate_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|e| e.next_warning_at))
+    .fetch_all(executor)
+    .await?;
+    Ok(written)
+}
+
 /// Returns the recorded expiry of certificate `certificate_id`, if any.
 pub async fn get(
     executor: impl PgExecutor<'_>,

@@ -11,6 +11,8 @@
 //! certificate's renewal under its order's policy, holding the order's lock so that a policy
 //! set or moved at the same time is seen by one of the two transactions.
 
+use std::collections::{HashMap, HashSet};
+
 use certitude_platform::clock::SharedClock;
 use certitude_platform::consumer::{BoxError, EventHandler, ReceivedEvent};
 use certitude_platform::db::DbError;
@@ -211,6 +213,157 @@ impl ExpiryRecorder {
 impl EventHandler for ExpiryRecorder {
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
         self.record(conn, event).await.map_err(BoxError::from)
+    }
+
+    fn handles_batches(&self) -> bool {
+        true
+    }
+
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> Result<(), BoxError> {
+        self.record_batch(conn, events)
+            .await
+            .map_err(BoxError::from)
+    }
+}
+
+/// A decoded event of a batch, with the certificate it announces.
+struct Announced {
+    issued: CertificateIssued,
+    certificate_id: Uuid,
+    order_id: Uuid,
+    not_after: OffsetDateTime,
+}
+
+impl ExpiryRecorder {
+    /// Records the certificates of `events` with the same effect as one
+    /// [`ExpiryRecorder::record`] call each, using a few statements for all when each event
+    /// names a distinct order and replaces no certificate, as an import's events do. Other
+    /// batches are recorded one event at a time.
+    async fn record_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[&ReceivedEvent],
+    ) -> Result<(), IngestError> {
+        let mut announced = Vec::with_capacity(events.len());
+        for event in events {
+            let issued: CertificateIssued = event.payload()?;
+            let Ok(order_id) = Uuid::parse_str(&issued.order_id) else {
+                break;
+            };
+            if !issued.replaces_certificate_id.is_empty() {
+                break;
+            }
+            let certificate_id = Uuid::parse_str(&issued.certificate_id).map_err(|source| {
+                IngestError::CertificateId {
+                    value: issued.certificate_id.clone(),
+                    source,
+                }
+            })?;
+            let not_after = not_after(certificate_id, &issued)?;
+            announced.push(Announced {
+                issued,
+                certificate_id,
+                order_id,
+                not_after,
+            });
+        }
+        let distinct: HashSet<Uuid> = announced.iter().map(|entry| entry.order_id).collect();
+        if announced.len() < events.len().max(2) || distinct.len() < announced.len() {
+            for event in events {
+                self.record(conn, event).await?;
+            }
+            return Ok(());
+        }
+
+        let first = announced[0].certificate_id;
+        let db_error = |source: sqlx::Error| IngestError::Db {
+            certificate_id: first,
+            source: DbError::from(source),
+        };
+        let order_texts: Vec<&str> = announced
+            .iter()
+            .map(|entry| entry.issued.order_id.as_str())
+            .collect();
+        schedule_store::lock_orders(conn, &order_texts)
+            .await
+            .map_err(db_error)?;
+        let placed: Vec<(Uuid, Uuid)> = announced
+            .iter()
+            .map(|entry| (entry.order_id, entry.certificate_id))
+            .collect();
+        audit_store::set_new_certificates(conn, &placed)
+            .await
+            .map_err(db_error)?;
+        let order_ids: Vec<Uuid> = announced.iter().map(|entry| entry.order_id).collect();
+        let generations: HashMap<Uuid, i32> =
+            schedule_store::generations_before_orders(conn, &order_ids)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .collect();
+
+        let now = self.clock.now();
+        let expiries: Vec<NewCertificate> = announced
+            .iter()
+            .map(|entry| NewCertificate {
+                certificate_id: entry.certificate_id,
+                order_id: Some(entry.issued.order_id.clone()),
+                credential_id: (!entry.issued.credential_id.is_empty())
+                    .then(|| entry.issued.credential_id.clone()),
+                not_before: not_before(&entry.issued),
+                not_after: entry.not_after,
+                recorded_at: now,
+                generation: generations
+                    .get(&entry.order_id)
+                    .map_or(0, |previous| previous + 1),
+                replaces_certificate_id: None,
+                next_warning_at: warnings::first_warning_at(entry.not_after, &self.warning_days),
+            })
+            .collect();
+        let written: HashSet<Uuid> = expiry_store::record_many(&mut *conn, &expiries)
+            .await
+            .map_err(|source| IngestError::Db {
+                certificate_id: first,
+                source,
+            })?
+            .into_iter()
+            .collect();
+        let with_policies: HashSet<Uuid> =
+            policy_store::orders_with_policies(&mut *conn, &order_ids)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .collect();
+
+        for (entry, expiry) in announced.iter().zip(&expiries) {
+            if !written.contains(&entry.certificate_id) {
+                tracing::debug!(certificate.id = %entry.certificate_id, "expiry already recorded");
+                continue;
+            }
+            tracing::info!(
+                certificate.id = %entry.certificate_id,
+                certificate.not_after = %expiry.not_after,
+                "recorded certificate expiry"
+            );
+            if entry.issued.order_status == "REVOKED" {
+                schedule_store::mark_revoked(conn, entry.certificate_id, now)
+                    .await
+                    .map_err(db_error)?;
+                tracing::info!(
+                    certificate.id = %entry.certificate_id,
+                    "the certificate entered revoked; it will not be renewed"
+                );
+            } else if with_policies.contains(&entry.order_id) {
+                self.plan(conn, &entry.issued.order_id, now)
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -108,6 +108,17 @@ pub async fn by_order(
     Ok(row.map(Policy::from))
 }
 
+/// Returns which orders of `order_ids` have a policy.
+pub async fn orders_with_policies(
+    executor: impl PgExecutor<'_>,
+    order_ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT order_id FROM renewal_policies WHERE order_id = ANY($1)")
+        .bind(order_ids)
+        .fetch_all(executor)
+        .await
+}
+
 /// Returns the policy `id`, if any.
 pub async fn by_id(executor: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Policy>, sqlx::Error> {
     let row: Option<PolicyRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -122,6 +122,23 @@ pub async fn lock_order(conn: &mut PgConnection, order_id: &str) -> Result<(), s
     Ok(())
 }
 
+/// Takes the locks of [`lock_order`] for every order of `order_ids`, in one order for all
+/// transactions so that two batches cannot wait on each other.
+pub async fn lock_orders(conn: &mut PgConnection, order_ids: &[&str]) -> Result<(), sqlx::Error> {
+    let mut sorted = order_ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('renewal-order:' || order_id, 0))
+         FROM unnest($1::text[]) WITH ORDINALITY AS locked (order_id, position)
+         ORDER BY position",
+    )
+    .bind(&sorted)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Returns the certificate `certificate_id`, if recorded.
 pub async fn get(
     conn: impl sqlx::PgExecutor<'_>,
@@ -377,6 +394,22 @@ pub async fn mark_replaced(
     .bind(successor_id)
     .bind(now)
     .fetch_optional(conn)
+    .await
+}
+
+/// Returns, for each order of `order_ids` that a scheduled replacement placed, the generation
+/// of the certificate it replaced, as [`generation_before_order`] does for one.
+pub async fn generations_before_orders(
+    conn: &mut PgConnection,
+    order_ids: &[Uuid],
+) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (new_order_id) new_order_id, generation FROM certificate_expiries
+         WHERE new_order_id = ANY($1)
+         ORDER BY new_order_id, generation DESC",
+    )
+    .bind(order_ids)
+    .fetch_all(conn)
     .await
 }
 

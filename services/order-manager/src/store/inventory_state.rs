@@ -46,6 +46,77 @@ pub enum RecordOutcome {
     },
 }
 
+/// One report of a batch for [`record_many`].
+#[derive(Debug, Clone)]
+pub struct BatchReport<'a> {
+    pub order_id: Uuid,
+    pub certificate_id: Uuid,
+    pub report: &'a InventoryReport,
+    pub sequence: i64,
+}
+
+/// An order that [`record_many`] updated, with what the issuance latency needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecordedOrder {
+    pub id: Uuid,
+    pub source: String,
+    pub product: String,
+    pub created_at: time::OffsetDateTime,
+}
+
+/// Records each of `reports` as [`record`] does, with one statement for all. The orders must
+/// be distinct. Returns the orders it updated. A report whose order was not updated has one of
+/// the other outcomes of [`record`], so the caller records it alone to learn which.
+pub async fn record_many(
+    conn: &mut PgConnection,
+    reports: &[BatchReport<'_>],
+) -> Result<Vec<RecordedOrder>, sqlx::Error> {
+    let mut order_ids = Vec::with_capacity(reports.len());
+    let mut certificate_ids = Vec::with_capacity(reports.len());
+    let mut states = Vec::with_capacity(reports.len());
+    let mut reasons = Vec::with_capacity(reports.len());
+    let mut messages = Vec::with_capacity(reports.len());
+    let mut sequences = Vec::with_capacity(reports.len());
+    for batch_report in reports {
+        let (state, reason, message) = columns(batch_report.report);
+        order_ids.push(batch_report.order_id);
+        certificate_ids.push(batch_report.certificate_id);
+        states.push(state);
+        reasons.push(reason);
+        messages.push(message);
+        sequences.push(batch_report.sequence);
+    }
+    sqlx::query_as(
+        "UPDATE orders
+         SET inventory_state = reported.state, inventory_reason = reported.reason,
+             inventory_message = reported.message, inventory_sequence = reported.sequence
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+              AS reported (order_id, certificate_id, state, reason, message, sequence)
+         WHERE orders.id = reported.order_id AND orders.certificate_id = reported.certificate_id
+           AND (orders.inventory_sequence IS NULL
+                OR orders.inventory_sequence < reported.sequence)
+         RETURNING orders.id, orders.source, orders.product, orders.created_at",
+    )
+    .bind(&order_ids)
+    .bind(&certificate_ids)
+    .bind(&states)
+    .bind(&reasons)
+    .bind(&messages)
+    .bind(&sequences)
+    .fetch_all(conn)
+    .await
+}
+
+/// Returns the `inventory_state`, `inventory_reason` and `inventory_message` of `report`.
+fn columns(report: &InventoryReport) -> (&'static str, Option<&str>, Option<&str>) {
+    match report {
+        InventoryReport::InInventory => (IN_INVENTORY, None, None),
+        InventoryReport::Waiting { reason, message } => {
+            (WAITING, Some(reason.as_str()), Some(message.as_str()))
+        }
+    }
+}
+
 /// Records `report` about certificate `certificate_id` on order `order_id`, unless the order
 /// has another certificate or an event of the certificate with the same or a higher envelope
 /// `sequence` is recorded already.
@@ -60,12 +131,7 @@ pub async fn record(
     report: &InventoryReport,
     sequence: i64,
 ) -> Result<RecordOutcome, sqlx::Error> {
-    let (state, reason, message) = match report {
-        InventoryReport::InInventory => (IN_INVENTORY, None, None),
-        InventoryReport::Waiting { reason, message } => {
-            (WAITING, Some(reason.as_str()), Some(message.as_str()))
-        }
-    };
+    let (state, reason, message) = columns(report);
     let updated = sqlx::query(
         "UPDATE orders
          SET inventory_state = $3, inventory_reason = $4, inventory_message = $5,

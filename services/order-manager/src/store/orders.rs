@@ -192,7 +192,7 @@ pub async fn insert_submitting_successor(
              submission_credential_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'SUBMITTING',
              'created', $16, 1, $17, $17, $16, $16, $18, $19, $20, $21)
-         ON CONFLICT (idempotency_key) DO NOTHING
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING {COLUMNS}"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(statement))

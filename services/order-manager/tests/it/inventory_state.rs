@@ -1,8 +1,11 @@
 //! The inventory state of orders: CertificateRejected and CertificateAddedToInventory events,
 //! published on the real stream as the inventory's outbox would, recorded on the order by
-//! order-manager's two durable consumers.
+//! order-manager's two durable consumers, and batches of them applied by the handler itself.
 
-use certitude_order_manager::inventory_events::{ADDED_DURABLE_NAME, REJECTED_DURABLE_NAME};
+use certitude_order_manager::inventory_events::{
+    ADDED_DURABLE_NAME, InventoryEventHandler, REJECTED_DURABLE_NAME,
+};
+use certitude_platform::consumer::{EventHandler, ReceivedEvent};
 use certitude_platform::events::{self, Envelope, Event};
 use certitude_proto::events::v1::{CertificateAddedToInventory, CertificateRejected};
 use certitude_proto::order::v1::Order;
@@ -298,6 +301,152 @@ async fn republished_event_is_recorded_once() {
     assert_eq!(order.inventory_state, "waiting");
     assert_eq!(order.inventory_message, ORDER_MESSAGE);
     assert_eq!(dead_letters(&harness).await, 0);
+
+    harness.stop().await;
+}
+
+/// Builds the delivered form of `payload`, the `sequence`-th event of `certificate_id`, as the
+/// consumer hands it to the handler.
+fn received<M: Event>(certificate_id: &str, sequence: u64, payload: &M) -> ReceivedEvent {
+    let event_id = Uuid::now_v7();
+    ReceivedEvent {
+        envelope: envelope(event_id, certificate_id, sequence, payload),
+        event_id,
+        subject: M::TYPE.subject("certs"),
+        stream_sequence: sequence,
+        delivered: 1,
+        traceparent: None,
+    }
+}
+
+/// Applies `events` with `handler` as one batch, in one transaction, as the consumer does with
+/// events received together.
+async fn apply_batch(harness: &Harness, handler: &InventoryEventHandler, events: &[ReceivedEvent]) {
+    let batch: Vec<&ReceivedEvent> = events.iter().collect();
+    let mut tx = harness.db.pool.begin().await.expect("begin");
+    handler
+        .handle_batch(&mut tx, &batch)
+        .await
+        .expect("the batch is recorded");
+    tx.commit().await.expect("commit");
+}
+
+/// Applies the rejection of `order`'s certificate, the `sequence`-th event of it, as a batch
+/// of its own.
+async fn reject_alone(harness: &Harness, order: &Order, sequence: u64) {
+    let rejection = rejected(&order.id, &order.certificate_id);
+    apply_batch(
+        harness,
+        &InventoryEventHandler::rejected(),
+        &[received(&order.certificate_id, sequence, &rejection)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_records_each_event_as_alone() {
+    let harness = Harness::start().await;
+    let admitted = issued_order(&harness, "batch-held").await;
+    let waiting = issued_order(&harness, "batch-waiting").await;
+    let other = issued_order(&harness, "batch-other-certificate").await;
+    let stale = issued_order(&harness, "batch-stale").await;
+    // The rejection (sequence 5) of `stale` is recorded before the batch.
+    reject_alone(&harness, &stale, 5).await;
+
+    let unknown_certificate = Uuid::now_v7().to_string();
+    let added_events = [
+        received(
+            &admitted.certificate_id,
+            2,
+            &added(&admitted.id, &admitted.certificate_id),
+        ),
+        received(
+            &unknown_certificate,
+            1,
+            &added(&other.id, &unknown_certificate),
+        ),
+        received(
+            &stale.certificate_id,
+            3,
+            &added(&stale.id, &stale.certificate_id),
+        ),
+        received(
+            &unknown_certificate,
+            2,
+            &added(&Uuid::now_v7().to_string(), &unknown_certificate),
+        ),
+        received(&unknown_certificate, 3, &added("", &unknown_certificate)),
+        received(
+            &unknown_certificate,
+            4,
+            &added("order-7", &unknown_certificate),
+        ),
+    ];
+    apply_batch(
+        &harness,
+        &InventoryEventHandler::added_to_inventory(),
+        &added_events,
+    )
+    .await;
+    reject_alone(&harness, &waiting, 1).await;
+
+    let admitted = harness.get_order(&admitted.id).await;
+    assert_eq!(admitted.inventory_state, "in_inventory", "{admitted:?}");
+    let waiting = harness.get_order(&waiting.id).await;
+    assert_eq!(waiting.inventory_state, "waiting");
+    assert_eq!(waiting.inventory_message, ORDER_MESSAGE);
+    let other = harness.get_order(&other.id).await;
+    assert_eq!(
+        other.inventory_state, "",
+        "another certificate's event: {other:?}"
+    );
+    let stale = harness.get_order(&stale.id).await;
+    assert_eq!(
+        stale.inventory_state, "waiting",
+        "an older event: {stale:?}"
+    );
+
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_naming_an_order_twice_keeps_later_event() {
+    let harness = Harness::start().await;
+    let order = issued_order(&harness, "batch-twice").await;
+    let certificate_id = order.certificate_id.as_str();
+    let handler = InventoryEventHandler::added_to_inventory();
+
+    // Sequence 4 and an older event of the certificate (sequence 2) arrive in one batch; a
+    // rejection with sequence 3 comes after them.
+    apply_batch(
+        &harness,
+        &handler,
+        &[
+            received(certificate_id, 4, &added(&order.id, certificate_id)),
+            received(certificate_id, 2, &added(&order.id, certificate_id)),
+        ],
+    )
+    .await;
+    apply_batch(
+        &harness,
+        &InventoryEventHandler::rejected(),
+        &[received(
+            certificate_id,
+            3,
+            &rejected(&order.id, certificate_id),
+        )],
+    )
+    .await;
+
+    let sequence: Option<i64> =
+        sqlx::query_scalar("SELECT inventory_sequence FROM orders WHERE id = $1")
+            .bind(Uuid::parse_str(&order.id).expect("order ids are UUIDs"))
+            .fetch_one(&harness.db.pool)
+            .await
+            .expect("the order is readable");
+    assert_eq!(sequence, Some(4));
+    let order = harness.get_order(&order.id).await;
+    assert_eq!(order.inventory_state, "in_inventory", "{order:?}");
 
     harness.stop().await;
 }
