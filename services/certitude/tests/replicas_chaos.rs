@@ -873,12 +873,15 @@ async fn replicas_survive_kills_with_effects_once() {
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    // Only cheap reads sit between seeing the request in flight and the kill, so that the
+    // request is unlikely to finish in between. The slower reads follow the kill: chain A's
+    // logs no longer change then.
     let answered_at_kill = answered.load(Ordering::SeqCst);
-    let renewals_at_kill = entrust_posts(&fleet.sim.request_log(), "/renewals").len();
     let import_running_at_kill = !import.is_finished();
-    let renewals_held_at_kill = fleet.renewals_held_by_chain_a();
     chain_a_alive.store(0, Ordering::SeqCst);
     fleet.kill_chain(CHAIN_A).await;
+    let renewals_at_kill = entrust_posts(&fleet.sim.request_log(), "/renewals").len();
+    let renewals_held_at_kill = fleet.renewals_held_by_chain_a();
     let leader = fleet.kill_stream_leader().await;
     eprintln!(
         "killed chain A and NATS node {leader} at {:?}: {answered_at_kill} of {ORDERS} orders \

@@ -86,24 +86,31 @@ pub async fn start(
          ON CONFLICT (credential_id) WHERE state = 'running' DO NOTHING
          RETURNING {COLUMNS}"
     );
-    let inserted: Option<ImportJobRow> = sqlx::query_as(sqlx::AssertSqlSafe(insert))
-        .bind(Uuid::now_v7())
-        .bind(credential_id)
-        .bind(now)
-        .bind(restore_deleted)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let started = match inserted {
-        Some(job) => Started::New(job),
-        None => {
-            let select = format!(
-                "SELECT {COLUMNS} FROM import_jobs WHERE credential_id = $1 AND state = 'running'"
-            );
-            let running = sqlx::query_as(sqlx::AssertSqlSafe(select))
-                .bind(credential_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            Started::AlreadyRunning(running)
+    let select =
+        format!("SELECT {COLUMNS} FROM import_jobs WHERE credential_id = $1 AND state = 'running'");
+    // The running job may end between the insert and the select; the insert is then tried
+    // again, and succeeds unless yet another job started meanwhile.
+    let mut attempts = 0;
+    let started = loop {
+        attempts += 1;
+        let inserted: Option<ImportJobRow> = sqlx::query_as(sqlx::AssertSqlSafe(insert.as_str()))
+            .bind(Uuid::now_v7())
+            .bind(credential_id)
+            .bind(now)
+            .bind(restore_deleted)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(job) = inserted {
+            break Started::New(job);
+        }
+        let running: Option<ImportJobRow> = sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
+            .bind(credential_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match running {
+            Some(job) => break Started::AlreadyRunning(job),
+            None if attempts < 3 => continue,
+            None => return Err(sqlx::Error::RowNotFound),
         }
     };
     tx.commit().await?;
