@@ -184,25 +184,19 @@ impl InventoryEventHandler {
     }
 }
 
-/// A decoded event of a batch that names a stored order's id.
-struct Reported<'a> {
-    event: &'a ReceivedEvent,
-    order_id: Uuid,
-    certificate_id: Uuid,
-    report: InventoryReport,
-    sequence: i64,
-}
-
 impl InventoryEventHandler {
     /// Applies `events` as one [`InventoryEventHandler::apply`] call each would, recording the
     /// reports about distinct orders with one statement. A batch that names an order twice is
-    /// applied one event at a time, so the sequence check sees each event in turn.
+    /// applied one event at a time, so that each event's sequence is compared with the one
+    /// recorded before it.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
         events: &[&ReceivedEvent],
     ) -> Result<(), InventoryEventError> {
-        let mut reported = Vec::with_capacity(events.len());
+        // The events that name an order id, and their reports in the same order.
+        let mut reported_events: Vec<&ReceivedEvent> = Vec::with_capacity(events.len());
+        let mut reports: Vec<BatchReport> = Vec::with_capacity(events.len());
         for event in events {
             let OrderCertificateReport {
                 order_id,
@@ -219,36 +213,27 @@ impl InventoryEventHandler {
                     value: certificate_id.clone(),
                 }
             })?;
-            reported.push(Reported {
-                event,
+            reported_events.push(event);
+            reports.push(BatchReport {
                 order_id,
                 certificate_id,
                 report,
                 sequence: i64::try_from(event.envelope.sequence).unwrap_or(i64::MAX),
             });
         }
-        let distinct: HashSet<Uuid> = reported.iter().map(|r| r.order_id).collect();
-        if distinct.len() < reported.len() {
-            for one in &reported {
-                self.apply(conn, one.event).await?;
+
+        let distinct: HashSet<Uuid> = reports.iter().map(|report| report.order_id).collect();
+        if distinct.len() < reports.len() {
+            for event in reported_events {
+                self.apply(conn, event).await?;
             }
             return Ok(());
         }
-        let Some(first) = reported.first() else {
+        let Some(first_order) = reports.first().map(|report| report.order_id) else {
             return Ok(());
         };
-        let first_order = first.order_id;
 
-        let batch: Vec<BatchReport<'_>> = reported
-            .iter()
-            .map(|one| BatchReport {
-                order_id: one.order_id,
-                certificate_id: one.certificate_id,
-                report: &one.report,
-                sequence: one.sequence,
-            })
-            .collect();
-        let updated: HashMap<Uuid, RecordedOrder> = inventory_state::record_many(conn, &batch)
+        let updated: HashMap<Uuid, RecordedOrder> = inventory_state::record_many(conn, &reports)
             .await
             .map_err(|source| InventoryEventError::Db {
                 order_id: first_order,
@@ -257,41 +242,37 @@ impl InventoryEventHandler {
             .into_iter()
             .map(|order| (order.id, order))
             .collect();
-        for one in &reported {
-            let Some(order) = updated.get(&one.order_id) else {
-                // Unknown order, another certificate or a stale event: recorded alone, the
-                // statement finds which and changes nothing.
-                let outcome = inventory_state::record(
-                    conn,
-                    one.order_id,
-                    one.certificate_id,
-                    &one.report,
-                    one.sequence,
-                )
-                .await
-                .map_err(|source| InventoryEventError::Db {
-                    order_id: one.order_id,
-                    source,
-                })?;
-                log_outcome(
-                    &outcome,
-                    one.order_id,
-                    one.certificate_id,
-                    &one.report,
-                    one.sequence,
-                );
+        for (event, batch_report) in reported_events.into_iter().zip(&reports) {
+            let BatchReport {
+                order_id,
+                certificate_id,
+                report,
+                sequence,
+            } = batch_report;
+            let Some(order) = updated.get(order_id) else {
+                // An unknown order, another certificate or a stale event. Recording the event
+                // alone finds which, and changes nothing.
+                let outcome =
+                    inventory_state::record(conn, *order_id, *certificate_id, report, *sequence)
+                        .await
+                        .map_err(|source| InventoryEventError::Db {
+                            order_id: *order_id,
+                            source,
+                        })?;
+                log_outcome(&outcome, *order_id, *certificate_id, report, *sequence);
                 continue;
             };
+
             log_outcome(
                 &RecordOutcome::Recorded,
-                one.order_id,
-                one.certificate_id,
-                &one.report,
-                one.sequence,
+                *order_id,
+                *certificate_id,
+                report,
+                *sequence,
             );
-            if one.report == InventoryReport::InInventory
+            if *report == InventoryReport::InInventory
                 && order.source == "created"
-                && let Some(stored_at) = occurred_at(one.event)
+                && let Some(stored_at) = occurred_at(event)
             {
                 metrics::record_issuance(&order.product, stored_at - order.created_at);
             }

@@ -63,9 +63,6 @@ pub async fn record_many(
     executor: impl PgExecutor<'_>,
     expiries: &[NewCertificate],
 ) -> Result<Vec<Uuid>, DbError> {
-    let column = |f: fn(&NewCertificate) -> Option<OffsetDateTime>| -> Vec<Option<OffsetDateTime>> {
-        expiries.iter().map(f).collect()
-    };
     let written = sqlx::query_scalar(
         "INSERT INTO certificate_expiries (certificate_id, order_id, credential_id, not_before,
              not_after, recorded_at, generation, replaces_certificate_id, next_warning_at)
@@ -92,7 +89,7 @@ pub async fn record_many(
             .map(|e| e.credential_id.clone())
             .collect::<Vec<_>>(),
     )
-    .bind(column(|e| e.not_before))
+    .bind(expiries.iter().map(|e| e.not_before).collect::<Vec<_>>())
     .bind(expiries.iter().map(|e| e.not_after).collect::<Vec<_>>())
     .bind(expiries.iter().map(|e| e.recorded_at).collect::<Vec<_>>())
     .bind(expiries.iter().map(|e| e.generation).collect::<Vec<_>>())
@@ -102,7 +99,12 @@ pub async fn record_many(
             .map(|e| e.replaces_certificate_id)
             .collect::<Vec<_>>(),
     )
-    .bind(column(|e| e.next_warning_at))
+    .bind(
+        expiries
+            .iter()
+            .map(|e| e.next_warning_at)
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(executor)
     .await?;
     Ok(written)

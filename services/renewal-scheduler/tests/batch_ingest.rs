@@ -101,6 +101,7 @@ async fn seed(db: &TestDb, ids: &Ids) {
     )
     .await
     .expect("the policy is stored");
+
     sqlx::query(
         "INSERT INTO certificate_expiries (certificate_id, order_id, not_after, recorded_at,
              generation, new_order_id)
@@ -116,6 +117,7 @@ async fn seed(db: &TestDb, ids: &Ids) {
     .execute(&db.pool)
     .await
     .expect("the earlier certificates are stored");
+
     let mut conn = db.pool.acquire().await.expect("a connection");
     audit_store::insert(
         &mut conn,
@@ -148,7 +150,7 @@ fn issued(certificate_id: Uuid, order_id: Uuid, order_status: &str) -> Certifica
     }
 }
 
-/// The events of the scenario, with the certificate ids they announce.
+/// Returns the events of the scenario.
 fn scenario_events(ids: &Ids) -> Vec<CertificateIssued> {
     let mut events = vec![
         issued(Uuid::now_v7(), ids.plain_order, "ISSUED"),
@@ -237,7 +239,7 @@ async fn audit_new_certificate(db: &TestDb, audit: Uuid) -> Option<Uuid> {
 }
 
 #[tokio::test]
-async fn a_batch_records_what_one_event_at_a_time_records() {
+async fn batch_matches_one_event_at_a_time() {
     let ids = Ids::new();
     let events = scenario_events(&ids);
     let one_by_one = migrated_db().await;
@@ -300,7 +302,7 @@ async fn a_batch_records_what_one_event_at_a_time_records() {
 }
 
 #[tokio::test]
-async fn a_batch_naming_an_order_twice_records_each_certificate() {
+async fn batch_naming_an_order_twice_records_both() {
     let db = migrated_db().await;
     let order = Uuid::now_v7();
     let first = issued(Uuid::now_v7(), order, "ISSUED");

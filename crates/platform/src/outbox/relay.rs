@@ -207,7 +207,7 @@ impl Relay {
     }
 
     /// Locks up to `batch_size` rows, publishes them, marks those JetStream acknowledged and
-    /// commits. Returns how many were published. An error means some rows were not; their
+    /// commits. Returns how many were published. An error means some rows were not. Their
     /// locks end with the round, so the next round takes them up again.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
         let mut tx = self.pool.begin().await.map_err(DbError::from)?;

@@ -48,10 +48,10 @@ pub enum RecordOutcome {
 
 /// One report of a batch for [`record_many`].
 #[derive(Debug, Clone)]
-pub struct BatchReport<'a> {
+pub struct BatchReport {
     pub order_id: Uuid,
     pub certificate_id: Uuid,
-    pub report: &'a InventoryReport,
+    pub report: InventoryReport,
     pub sequence: i64,
 }
 
@@ -69,7 +69,7 @@ pub struct RecordedOrder {
 /// the other outcomes of [`record`], so the caller records it alone to learn which.
 pub async fn record_many(
     conn: &mut PgConnection,
-    reports: &[BatchReport<'_>],
+    reports: &[BatchReport],
 ) -> Result<Vec<RecordedOrder>, sqlx::Error> {
     let mut order_ids = Vec::with_capacity(reports.len());
     let mut certificate_ids = Vec::with_capacity(reports.len());
@@ -78,7 +78,7 @@ pub async fn record_many(
     let mut messages = Vec::with_capacity(reports.len());
     let mut sequences = Vec::with_capacity(reports.len());
     for batch_report in reports {
-        let (state, reason, message) = columns(batch_report.report);
+        let (state, reason, message) = columns(&batch_report.report);
         order_ids.push(batch_report.order_id);
         certificate_ids.push(batch_report.certificate_id);
         states.push(state);
@@ -86,6 +86,7 @@ pub async fn record_many(
         messages.push(message);
         sequences.push(batch_report.sequence);
     }
+
     sqlx::query_as(
         "UPDATE orders
          SET inventory_state = reported.state, inventory_reason = reported.reason,
