@@ -66,6 +66,9 @@ pub struct ConsumerSettings {
     pub group_size: usize,
     /// How long one pull request waits for messages.
     pub pull_expires: Duration,
+    /// Pulls in progress at once in this process, 1 or more. Each applies its own messages,
+    /// as another replica would, so one can wait on Postgres while another decodes and checks.
+    pub concurrency: usize,
     /// How long inbox rows are kept. Keep it at least as long as the stream keeps messages.
     pub inbox_retention: Duration,
 }
@@ -91,6 +94,7 @@ impl ConsumerSettings {
             batch_size: 100,
             group_size: 100,
             pull_expires: Duration::from_secs(5),
+            concurrency: 1,
             inbox_retention: events.max_age,
         }
     }
@@ -120,6 +124,9 @@ impl ConsumerSettings {
         }
         if self.max_deliver == 0 {
             return invalid("max_deliver", "0".to_owned(), "1 or more");
+        }
+        if self.concurrency == 0 {
+            return invalid("concurrency", "0".to_owned(), "1 or more");
         }
         if self.batch_size == 0 {
             return invalid("batch_size", "0".to_owned(), "1 or more");
@@ -219,7 +226,9 @@ pub async fn run_consumer<H: EventHandler>(
         settings,
         handler,
     };
-    consumer.pull_until(&pull_consumer, &shutdown).await;
+    let pulls =
+        (0..consumer.settings.concurrency).map(|_| consumer.pull_until(&pull_consumer, &shutdown));
+    futures::future::join_all(pulls).await;
     Ok(())
 }
 
@@ -269,6 +278,15 @@ impl<H: EventHandler> Consumer<H> {
                     }
                 }
             }
+        }
+        // Acknowledgements are sent without waiting for a reply, so the last ones are flushed
+        // before the connection may close.
+        if let Err(error) = self.jetstream.client().flush().await {
+            tracing::warn!(
+                consumer = durable,
+                error = %error_text(&error, 1024),
+                "sending the last acknowledgements failed; those events will be delivered again"
+            );
         }
         tracing::info!(consumer = durable, "event consumer stopped");
     }

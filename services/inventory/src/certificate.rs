@@ -3,6 +3,9 @@
 //!
 //! Parsing goes through x509-parser; no DER is decoded by hand here.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use aws_lc_rs::digest;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
@@ -141,6 +144,67 @@ pub fn verify_chain_links(chain_der: &[Vec<u8>]) -> Result<(), CertificateError>
     Ok(())
 }
 
+/// Checks that the certificate `child_der` is signed by `issuer_der`.
+///
+/// # Errors
+/// [`CertificateError::BrokenChain`] when the signature does not verify, [`CertificateError::Der`]
+/// when either does not parse.
+pub fn verify_signed_by(child_der: &[u8], issuer_der: &[u8]) -> Result<(), CertificateError> {
+    let (_, child) = X509Certificate::from_der(child_der).map_err(CertificateError::Der)?;
+    let (_, issuer) = X509Certificate::from_der(issuer_der).map_err(CertificateError::Der)?;
+    child
+        .verify_signature(Some(issuer.public_key()))
+        .map_err(|_| CertificateError::BrokenChain {
+            child: child.subject().to_string(),
+            issuer: issuer.subject().to_string(),
+        })
+}
+
+/// Issuer chains that parsed and whose links verified, so that the chain thousands of
+/// certificates share is parsed and verified once rather than once per certificate. Each
+/// chain is kept as the SHA-256 of its DER certificates. A chain with a link that does not
+/// verify is never kept, so it is checked again each time. The set starts over when it
+/// contains [`VerifiedChains::CAPACITY`] chains. Clones share one set.
+#[derive(Debug, Clone, Default)]
+pub struct VerifiedChains {
+    digests: Arc<Mutex<HashSet<[u8; 32]>>>,
+}
+
+impl VerifiedChains {
+    /// Chains kept at most: far more than the issuing CAs an account uses.
+    pub const CAPACITY: usize = 1024;
+
+    /// Returns the key of the issuer chain `issuers` (DER, nearest issuer first).
+    pub fn digest(issuers: &[Vec<u8>]) -> [u8; 32] {
+        let mut context = digest::Context::new(&digest::SHA256);
+        for der in issuers {
+            // The length keeps two chains that concatenate to the same bytes apart.
+            context.update(&(der.len() as u64).to_be_bytes());
+            context.update(der);
+        }
+        let mut key = [0; 32];
+        key.copy_from_slice(context.finish().as_ref());
+        key
+    }
+
+    /// Tells whether the chain with key `digest` parsed and verified before.
+    pub fn contains(&self, digest: &[u8; 32]) -> bool {
+        self.digests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(digest)
+    }
+
+    /// Records that the chain with key `digest` parsed and its links verified.
+    pub fn insert(&self, digest: [u8; 32]) {
+        let mut digests = self.digests.lock().unwrap_or_else(PoisonError::into_inner);
+        if digests.len() >= Self::CAPACITY {
+            digests.clear();
+        }
+        digests.insert(digest);
+    }
+}
+
 /// Formats a DER INTEGER's content bytes as upper-case hexadecimal without leading zeros.
 pub fn normalize_serial(raw: &[u8]) -> String {
     let hex = hex::encode_upper(raw);
@@ -236,6 +300,46 @@ mod tests {
             matches!(error, CertificateError::BrokenChain { .. }),
             "{error}"
         );
+    }
+
+    #[test]
+    fn one_link_verifies_only_in_its_direction() {
+        let chain: Vec<Vec<u8>> = Pem::iter_from_buffer(CRYPTOGRAPHY_IO_CHAIN.as_bytes())
+            .map(|pem| pem.unwrap().contents)
+            .collect();
+
+        verify_signed_by(&chain[0], &chain[1]).unwrap();
+        let error = verify_signed_by(&chain[1], &chain[0]).unwrap_err();
+        assert!(
+            matches!(error, CertificateError::BrokenChain { .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn verified_chains_differ_and_reset_when_full() {
+        let first = vec![vec![1, 2], vec![3]];
+        // The same bytes split differently form another chain.
+        let regrouped = vec![vec![1], vec![2, 3]];
+        let chains = VerifiedChains::default();
+        assert_ne!(
+            VerifiedChains::digest(&first),
+            VerifiedChains::digest(&regrouped)
+        );
+
+        chains.insert(VerifiedChains::digest(&first));
+        assert!(chains.contains(&VerifiedChains::digest(&first)));
+        assert!(!chains.contains(&VerifiedChains::digest(&regrouped)));
+        // A clone shares the set.
+        assert!(chains.clone().contains(&VerifiedChains::digest(&first)));
+
+        for n in 0..VerifiedChains::CAPACITY {
+            chains.insert(VerifiedChains::digest(&[n.to_be_bytes().to_vec()]));
+        }
+        assert!(!chains.contains(&VerifiedChains::digest(&first)));
+        assert!(chains.contains(&VerifiedChains::digest(&[
+            (VerifiedChains::CAPACITY - 1).to_be_bytes().to_vec()
+        ])));
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! place in the inventory (held, waiting, removed), replacement by renewal or reissue, and
 //! reading one. ListCertificates' filtered pages are built in [`crate::search`].
 
+use std::collections::HashSet;
+
+use aws_lc_rs::digest;
 use certitude_platform::db::DbError;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
@@ -256,7 +259,9 @@ macro_rules! certificate_columns {
     () => {
         "id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id, subject, \
          common_name, dns_names, issuer, serial_number, not_before, not_after, key_type, \
-         key_bits, signature_algorithm, sha256_fingerprint, certificate_pem, chain_pem, \
+         key_bits, signature_algorithm, sha256_fingerprint, certificate_pem, \
+         coalesce((SELECT shared.chain_pem FROM certificate_chains shared \
+                   WHERE shared.digest = chain_digest), chain_pem) AS chain_pem, \
          chain_status, status, source, created_at, replacement, superseded_by, superseded_at, \
          inventory_state, waiting_reason, waiting_message, admitted_at, removed_at, removed_by"
     };
@@ -327,11 +332,15 @@ pub async fn insert(
     let facts = &certificate.facts;
     let (waiting_reason, waiting_message) = placement.waiting.clone().unzip();
     let held = placement.state == InventoryState::Held;
+    let chain_digest = store_chains(&mut *conn, std::slice::from_ref(certificate))
+        .await?
+        .pop()
+        .flatten();
     let inserted: Option<CertificateRecord> = sqlx::query_as(concat!(
         "INSERT INTO certificates (
              id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id, subject,
              common_name, dns_names, issuer, serial_number, not_before, not_after, key_type,
-             key_bits, signature_algorithm, sha256_fingerprint, certificate_pem, chain_pem,
+             key_bits, signature_algorithm, sha256_fingerprint, certificate_pem, chain_digest,
              chain_status, status, source, created_at, replacement, superseded_by,
              superseded_at, inventory_state, waiting_reason, waiting_message, admitted_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
@@ -359,7 +368,7 @@ pub async fn insert(
     .bind(&facts.signature_algorithm)
     .bind(&facts.sha256_fingerprint)
     .bind(&certificate.certificate_pem)
-    .bind(&certificate.chain_pem)
+    .bind(chain_digest)
     .bind(certificate.chain_status.as_str())
     .bind(certificate.status.as_str())
     .bind(certificate.source.as_str())
@@ -389,6 +398,56 @@ pub async fn insert(
     })
 }
 
+/// Returns the key of the issuer chain `chain_pem` in `certificate_chains`: the SHA-256 over its
+/// PEM texts, each preceded by its length. `None` for an empty chain, which is not stored.
+pub fn chain_digest(chain_pem: &[String]) -> Option<Vec<u8>> {
+    if chain_pem.is_empty() {
+        return None;
+    }
+    let mut context = digest::Context::new(&digest::SHA256);
+    for pem_text in chain_pem {
+        context.update(&(pem_text.len() as u64).to_be_bytes());
+        context.update(pem_text.as_bytes());
+    }
+    Some(context.finish().as_ref().to_vec())
+}
+
+/// Stores the issuer chains of `certificates` that `certificate_chains` lacks, each once, and
+/// returns each certificate's chain key in order (see [`chain_digest`]).
+async fn store_chains(
+    conn: &mut PgConnection,
+    certificates: &[NewCertificate],
+) -> Result<Vec<Option<Vec<u8>>>, DbError> {
+    let digests: Vec<Option<Vec<u8>>> = certificates
+        .iter()
+        .map(|certificate| chain_digest(&certificate.chain_pem))
+        .collect();
+    let mut distinct: Vec<&[u8]> = Vec::new();
+    let mut chains = Vec::new();
+    for (digest, certificate) in digests.iter().zip(certificates) {
+        if let Some(digest) = digest
+            && !distinct.contains(&digest.as_slice())
+        {
+            distinct.push(digest);
+            chains.push(serde_json::Value::from(certificate.chain_pem.clone()).to_string());
+        }
+    }
+    if !distinct.is_empty() {
+        // Postgres arrays are rectangular, so each chain travels as one JSON array.
+        sqlx::query(
+            "INSERT INTO certificate_chains (digest, chain_pem)
+             SELECT digest, ARRAY(SELECT jsonb_array_elements_text(chain::jsonb))
+             FROM unnest($1::bytea[], $2::text[]) AS new (digest, chain)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&distinct)
+        .bind(&chains)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(digests)
+}
+
 /// Inserts `certificates` as held with one statement, leaving out each one whose id or
 /// fingerprint is stored already, and returns the rows inserted.
 pub async fn insert_held_many(
@@ -403,32 +462,31 @@ pub async fn insert_held_many(
     let facts = |value: fn(&CertificateFacts) -> &str| -> Vec<&str> {
         certificates.iter().map(|c| value(&c.facts)).collect()
     };
-    let records = sqlx::query_as(concat!(
+    let chain_digests = store_chains(&mut *conn, certificates).await?;
+    let inserted: Vec<Uuid> = sqlx::query_scalar(
         "INSERT INTO certificates (
              id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id, subject,
              common_name, dns_names, issuer, serial_number, not_before, not_after, key_type,
-             key_bits, signature_algorithm, sha256_fingerprint, certificate_pem, chain_pem,
+             key_bits, signature_algorithm, sha256_fingerprint, certificate_pem, chain_digest,
              chain_status, status, source, created_at, replacement, inventory_state, admitted_at)
          SELECT id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id,
                 subject, common_name, ARRAY(SELECT jsonb_array_elements_text(dns_names::jsonb)),
                 issuer, serial_number, not_before, not_after, key_type, key_bits,
-                signature_algorithm, sha256_fingerprint, certificate_pem,
-                ARRAY(SELECT jsonb_array_elements_text(chain_pem::jsonb)), chain_status, status,
-                source, created_at, replacement, 'held', created_at
+                signature_algorithm, sha256_fingerprint, certificate_pem, chain_digest,
+                chain_status, status, source, created_at, replacement, 'held', created_at
          FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::uuid[], $6::uuid[],
                      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
                      $12::timestamptz[], $13::timestamptz[], $14::text[], $15::int[],
-                     $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
+                     $16::text[], $17::text[], $18::text[], $19::bytea[], $20::text[],
                      $21::text[], $22::text[], $23::timestamptz[], $24::text[])
               AS new (id, order_id, tracking_id, credential_id, key_id, replaces_certificate_id,
                       subject, common_name, dns_names, issuer, serial_number, not_before,
                       not_after, key_type, key_bits, signature_algorithm, sha256_fingerprint,
-                      certificate_pem, chain_pem, chain_status, status, source, created_at,
+                      certificate_pem, chain_digest, chain_status, status, source, created_at,
                       replacement)
          ON CONFLICT DO NOTHING
-         RETURNING ",
-        certificate_columns!()
-    ))
+         RETURNING id",
+    )
     .bind(certificates.iter().map(|c| c.id).collect::<Vec<_>>())
     .bind(text(|c| c.order_id.as_deref()))
     .bind(
@@ -477,12 +535,7 @@ pub async fn insert_held_many(
     .bind(facts(|f| &f.signature_algorithm))
     .bind(facts(|f| &f.sha256_fingerprint))
     .bind(text(|c| Some(&c.certificate_pem)))
-    .bind(
-        certificates
-            .iter()
-            .map(|c| json_list(&c.chain_pem))
-            .collect::<Vec<_>>(),
-    )
+    .bind(&chain_digests)
     .bind(text(|c| Some(c.chain_status.as_str())))
     .bind(text(|c| Some(c.status.as_str())))
     .bind(text(|c| Some(c.source.as_str())))
@@ -495,7 +548,58 @@ pub async fn insert_held_many(
     .bind(text(|c| c.replacement.map(Replacement::as_str)))
     .fetch_all(&mut *conn)
     .await?;
-    Ok(records)
+    // The rows hold exactly what was inserted, so they are not read back. Of two certificates
+    // with one id, the first was inserted.
+    let mut inserted: HashSet<Uuid> = inserted.into_iter().collect();
+    Ok(certificates
+        .iter()
+        .filter(|certificate| inserted.remove(&certificate.id))
+        .map(held_record)
+        .collect())
+}
+
+/// Returns the row [`insert_held_many`] writes for `certificate`.
+fn held_record(certificate: &NewCertificate) -> CertificateRecord {
+    let facts = &certificate.facts;
+    // Postgres keeps whole microseconds.
+    let created_at = certificate
+        .created_at
+        .replace_nanosecond(certificate.created_at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(certificate.created_at);
+    CertificateRecord {
+        id: certificate.id,
+        order_id: certificate.order_id.clone(),
+        tracking_id: certificate.tracking_id,
+        credential_id: certificate.credential_id.clone(),
+        key_id: certificate.key_id,
+        replaces_certificate_id: certificate.replaces_certificate_id,
+        subject: facts.subject.clone(),
+        common_name: facts.common_name.clone(),
+        dns_names: facts.dns_names.clone(),
+        issuer: facts.issuer.clone(),
+        serial_number: facts.serial_number.clone(),
+        not_before: facts.not_before,
+        not_after: facts.not_after,
+        key_type: facts.key_type.clone(),
+        key_bits: i32::try_from(facts.key_bits).unwrap_or(0),
+        signature_algorithm: facts.signature_algorithm.clone(),
+        sha256_fingerprint: facts.sha256_fingerprint.clone(),
+        certificate_pem: certificate.certificate_pem.clone(),
+        chain_pem: certificate.chain_pem.clone(),
+        chain_status: certificate.chain_status.as_str().to_owned(),
+        status: certificate.status.as_str().to_owned(),
+        source: certificate.source.as_str().to_owned(),
+        created_at,
+        replacement: certificate.replacement.map(|r| r.as_str().to_owned()),
+        superseded_by: None,
+        superseded_at: None,
+        inventory_state: InventoryState::Held.as_str().to_owned(),
+        waiting_reason: None,
+        waiting_message: None,
+        admitted_at: Some(created_at),
+        removed_at: None,
+        removed_by: None,
+    }
 }
 
 /// Returns whether a stored certificate replaces one of `ids`.

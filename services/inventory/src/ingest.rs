@@ -32,7 +32,7 @@ use certitude_proto::events::v1::CertificateIssued;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::certificate::{self, CertificateError, CertificateFacts};
+use crate::certificate::{self, CertificateError, CertificateFacts, VerifiedChains};
 use crate::certificate_store::{ChainStatus, NewCertificate, Replacement, Source, StatusRule};
 use crate::key_store;
 use crate::lifecycle::{Lifecycle, LifecycleError, StoreOutcome};
@@ -106,11 +106,16 @@ pub enum IngestError {
 pub struct CertificateIssuedHandler {
     lifecycle: Lifecycle,
     clock: SharedClock,
+    verified_chains: VerifiedChains,
 }
 
 impl CertificateIssuedHandler {
     pub fn new(lifecycle: Lifecycle, clock: SharedClock) -> Self {
-        Self { lifecycle, clock }
+        Self {
+            lifecycle,
+            clock,
+            verified_chains: VerifiedChains::default(),
+        }
     }
 
     async fn store(
@@ -138,7 +143,7 @@ impl CertificateIssuedHandler {
         conn: &mut PgConnection,
         issued: &CertificateIssued,
     ) -> Result<NewCertificate, IngestError> {
-        let parsed = Parsed::of(issued)?;
+        let parsed = Parsed::of(issued, &self.verified_chains)?;
         let db_error = |source| IngestError::Db {
             certificate_id: parsed.id,
             source: Box::new(source),
@@ -161,7 +166,7 @@ struct Parsed {
 }
 
 impl Parsed {
-    fn of(issued: &CertificateIssued) -> Result<Self, IngestError> {
+    fn of(issued: &CertificateIssued, verified: &VerifiedChains) -> Result<Self, IngestError> {
         let id = Uuid::parse_str(&issued.certificate_id).map_err(|source| {
             IngestError::CertificateId {
                 value: issued.certificate_id.clone(),
@@ -178,13 +183,13 @@ impl Parsed {
             certificate_id: id,
             source,
         })?;
-        let issuers = issuer_chain(id, &leaf_der, &issued.chain_pem)?;
-        let chain_status = verify_chain(id, &leaf_der, &issuers);
+        let issuers = issuer_chain(id, &leaf_der, &issued.chain_pem, verified)?;
+        let chain_status = verify_chain(id, &leaf_der, &issuers, verified);
         Ok(Self {
             id,
             leaf_der,
             facts,
-            issuers,
+            issuers: issuers.ders,
             chain_status,
         })
     }
@@ -271,39 +276,76 @@ impl EventHandler for CertificateIssuedHandler {
     }
 }
 
+/// The issuer certificates of an event in DER, nearest issuer first, and whether the same
+/// chain parsed and verified before.
+struct IssuerChain {
+    ders: Vec<Vec<u8>>,
+    digest: [u8; 32],
+    verified_before: bool,
+}
+
 /// Decodes the chain into DER issuer certificates, nearest issuer first, leaving out the leaf
-/// (producers may send the chain leaf first, as Entrust does) and repeated certificates.
+/// (producers may send the chain leaf first, as Entrust does) and repeated certificates. Each
+/// one must parse, unless the same chain parsed and verified before.
 fn issuer_chain(
     certificate_id: Uuid,
     leaf_der: &[u8],
     chain_pem: &[String],
-) -> Result<Vec<Vec<u8>>, IngestError> {
-    let mut issuers: Vec<Vec<u8>> = Vec::with_capacity(chain_pem.len());
+    verified: &VerifiedChains,
+) -> Result<IssuerChain, IngestError> {
+    let chain_error = |index, source| IngestError::Chain {
+        certificate_id,
+        index,
+        source,
+    };
+    let mut ders: Vec<Vec<u8>> = Vec::with_capacity(chain_pem.len());
+    let mut indexes = Vec::with_capacity(chain_pem.len());
     for (index, pem_text) in chain_pem.iter().enumerate() {
-        let der = certificate::pem_to_der(pem_text)
-            .and_then(|der| certificate::parse_der(&der).map(|_| der))
-            .map_err(|source| IngestError::Chain {
-                certificate_id,
-                index,
-                source,
-            })?;
-        if der != leaf_der && !issuers.contains(&der) {
-            issuers.push(der);
+        let der = certificate::pem_to_der(pem_text).map_err(|source| chain_error(index, source))?;
+        if der != leaf_der && !ders.contains(&der) {
+            ders.push(der);
+            indexes.push(index);
         }
     }
-    Ok(issuers)
+    let digest = VerifiedChains::digest(&ders);
+    let verified_before = verified.contains(&digest);
+    if !verified_before {
+        for (der, index) in ders.iter().zip(indexes) {
+            certificate::parse_der(der).map_err(|source| chain_error(index, source))?;
+        }
+    }
+    Ok(IssuerChain {
+        ders,
+        digest,
+        verified_before,
+    })
 }
 
 /// Verifies that the leaf is signed by the first issuer and each issuer by the next one. A
-/// broken link is logged and recorded, not rejected (see the module documentation).
-fn verify_chain(certificate_id: Uuid, leaf_der: &[u8], issuers: &[Vec<u8>]) -> ChainStatus {
-    if issuers.is_empty() {
+/// broken link is logged and recorded, not rejected (see the module documentation). Links
+/// between issuers are verified once per chain (see [`VerifiedChains`]).
+fn verify_chain(
+    certificate_id: Uuid,
+    leaf_der: &[u8],
+    issuers: &IssuerChain,
+    verified: &VerifiedChains,
+) -> ChainStatus {
+    let Some(nearest) = issuers.ders.first() else {
         return ChainStatus::Missing;
-    }
-    let mut links = Vec::with_capacity(issuers.len() + 1);
-    links.push(leaf_der.to_vec());
-    links.extend(issuers.iter().cloned());
-    match certificate::verify_chain_links(&links) {
+    };
+    let result = if issuers.verified_before {
+        certificate::verify_signed_by(leaf_der, nearest)
+    } else {
+        let mut links = Vec::with_capacity(issuers.ders.len() + 1);
+        links.push(leaf_der.to_vec());
+        links.extend(issuers.ders.iter().cloned());
+        let result = certificate::verify_chain_links(&links);
+        if result.is_ok() {
+            verified.insert(issuers.digest);
+        }
+        result
+    };
+    match result {
         Ok(()) => ChainStatus::Verified,
         Err(error) => {
             tracing::warn!(

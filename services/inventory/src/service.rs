@@ -149,11 +149,16 @@ pub async fn start(
         Ok(())
     });
 
-    let consumer = ConsumerSettings::new(
-        &events,
-        ingest::DURABLE_NAME,
-        CertificateIssued::TYPE.subject(&events.subject_prefix),
-    );
+    // Two pulls at once: one checks certificates while the other's transaction runs, which
+    // keeps up with a large import.
+    let consumer = ConsumerSettings {
+        concurrency: 2,
+        ..ConsumerSettings::new(
+            &events,
+            ingest::DURABLE_NAME,
+            CertificateIssued::TYPE.subject(&events.subject_prefix),
+        )
+    };
     let handler = CertificateIssuedHandler::new(lifecycle, clock.clone());
     let issued_consumer = run_consumer(
         jetstream.clone(),

@@ -5,13 +5,14 @@
 mod support;
 
 use certitude_inventory::SERVICE_NAME;
+use certitude_inventory::certificate_store;
 use certitude_inventory::ingest::CertificateIssuedHandler;
 use certitude_inventory::lifecycle::Lifecycle;
 use certitude_platform::consumer::{EventHandler, ReceivedEvent};
 use certitude_platform::outbox::Outbox;
 use certitude_proto::events::v1::CertificateIssued;
 use support::ca::TestCa;
-use support::{CURRENT, Inventory, issued_envelope, issued_event};
+use support::{CURRENT, Inventory, issued_envelope, issued_event, new_certificate};
 use uuid::Uuid;
 
 /// The columns a test compares, leaving out ids, names and serials that differ per event.
@@ -89,8 +90,12 @@ async fn stored_facts(inventory: &Inventory, events: &[CertificateIssued]) -> Ve
         let id = Uuid::parse_str(&event.certificate_id).expect("a UUID");
         let row: StoredFacts = sqlx::query_as(
             "SELECT status, chain_status, source, inventory_state,
-                    admitted_at = created_at, cardinality(chain_pem), cardinality(dns_names)::bigint
-             FROM certificates WHERE id = $1",
+                    admitted_at = created_at,
+                    cardinality(coalesce(shared.chain_pem, c.chain_pem)),
+                    cardinality(dns_names)::bigint
+             FROM certificates c
+             LEFT JOIN certificate_chains shared ON shared.digest = c.chain_digest
+             WHERE c.id = $1",
         )
         .bind(id)
         .fetch_one(&inventory.db.pool)
@@ -206,5 +211,115 @@ async fn batch_after_its_replacement_is_history() {
         Some(renewal.certificate_id.clone())
     );
     assert_eq!(license.held, 2);
+    inventory.stop().await;
+}
+
+#[tokio::test]
+async fn one_chain_is_stored_once() {
+    let inventory = Inventory::start().await;
+    let ca = TestCa::new("Batch Issuing CA");
+    // Six events carry the CA's chain, and two a chain of their own unrelated CA.
+    let events = mixed_events(&ca, 300);
+    apply(&inventory, &events[..4], true).await;
+    apply(&inventory, &events[4..], false).await;
+
+    let chains: i64 = sqlx::query_scalar("SELECT count(*) FROM certificate_chains")
+        .fetch_one(&inventory.db.pool)
+        .await
+        .expect("the chains table is readable");
+    assert_eq!(chains, 3);
+    for event in &events {
+        let id = Uuid::parse_str(&event.certificate_id).expect("a UUID");
+        let record = certificate_store::get(&inventory.db.pool, id)
+            .await
+            .expect("the certificate is readable")
+            .expect("the certificate is stored");
+        assert_eq!(
+            record.chain_pem, event.chain_pem,
+            "chain of certificate {id}"
+        );
+    }
+    let own_chains: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM certificates WHERE cardinality(chain_pem) > 0 OR chain_digest IS NULL",
+    )
+    .fetch_one(&inventory.db.pool)
+    .await
+    .expect("the certificates table is readable");
+    assert_eq!(own_chains, 0);
+    inventory.stop().await;
+}
+
+#[tokio::test]
+async fn older_row_keeps_its_own_chain() {
+    let inventory = Inventory::start().await;
+    let ca = TestCa::new("Batch Issuing CA");
+    let event = issued_event(&ca, "old-row.example.com", 400, CURRENT);
+    apply(&inventory, std::slice::from_ref(&event), false).await;
+    let id = Uuid::parse_str(&event.certificate_id).expect("a UUID");
+    // Rows written before chains were shared keep the chain in the row and no digest.
+    let older_chain = vec![TestCa::new("Older Issuing CA").pem()];
+    sqlx::query("UPDATE certificates SET chain_pem = $2, chain_digest = NULL WHERE id = $1")
+        .bind(id)
+        .bind(&older_chain)
+        .execute(&inventory.db.pool)
+        .await
+        .expect("the row is rewritten");
+
+    let record = certificate_store::get(&inventory.db.pool, id)
+        .await
+        .expect("the certificate is readable")
+        .expect("the certificate is stored");
+    assert_eq!(record.chain_pem, older_chain);
+    inventory.stop().await;
+}
+
+#[tokio::test]
+async fn batch_insert_returns_stored_rows() {
+    let inventory = Inventory::start().await;
+    let ca = TestCa::new("Batch Issuing CA");
+    // Nanoseconds that Postgres cannot keep.
+    let created_at = support::NOW + time::Duration::nanoseconds(123_456_789);
+    let mut certificates: Vec<certificate_store::NewCertificate> = (0..3)
+        .map(|offset| {
+            let event = issued_event(
+                &ca,
+                &format!("returned-{offset}.example.com"),
+                500 + offset,
+                CURRENT,
+            );
+            certificate_store::NewCertificate {
+                chain_pem: event.chain_pem.clone(),
+                chain_status: certificate_store::ChainStatus::Verified,
+                created_at,
+                ..new_certificate(&event)
+            }
+        })
+        .collect();
+    // The same id again, with another certificate: only the first one is stored.
+    let mut repeated = certificates[2].clone();
+    repeated.facts = certitude_inventory::certificate::parse_pem(
+        &issued_event(&ca, "repeated.example.com", 600, CURRENT).certificate_pem,
+    )
+    .expect("the certificate parses");
+    certificates.push(repeated);
+
+    let mut tx = inventory.db.pool.begin().await.expect("begin");
+    let returned = certificate_store::insert_held_many(&mut tx, &certificates)
+        .await
+        .expect("the certificates are stored");
+    tx.commit().await.expect("commit");
+
+    assert_eq!(returned.len(), 3);
+    for record in &returned {
+        let stored = certificate_store::get(&inventory.db.pool, record.id)
+            .await
+            .expect("the certificate is readable")
+            .expect("the certificate is stored");
+        assert_eq!(*record, stored);
+    }
+    assert_eq!(
+        returned[2].serial_number,
+        certificates[2].facts.serial_number
+    );
     inventory.stop().await;
 }

@@ -304,3 +304,41 @@ async fn chain_from_another_ca_is_stored_as_broken() {
     assert_eq!(stored.key_id, key.key_id);
     inventory.stop().await;
 }
+
+#[tokio::test]
+async fn verified_chain_still_checks_leaf_signature() {
+    let inventory = Inventory::start().await;
+    let issuing_ca = TestCa::new("Test Issuing CA");
+    let other_ca = TestCa::new("Unrelated CA");
+    let key = generate_key(&inventory, "order-chain-seen-before").await;
+    let signed = |ca: &TestCa, serial: u8| {
+        ca.sign(
+            &key.csr_pem,
+            &[serial],
+            datetime!(2030-05-01 00:00:00 UTC),
+            datetime!(2031-05-01 00:00:00 UTC),
+        )
+    };
+    // The first certificate's chain verifies, so the chain counts as verified from then on.
+    let first = order_event(&signed(&issuing_ca, 0x21), &issuing_ca, "");
+    // The second names the same chain, but another CA signed it.
+    let second = order_event(&signed(&other_ca, 0x22), &issuing_ca, "");
+
+    inventory.publish_issued(&first).await;
+    let (_, sequence) = inventory.publish_issued(&second).await;
+    inventory.wait_until_consumed(sequence).await;
+
+    assert_eq!(
+        get_certificate(&inventory, &first.certificate_id)
+            .await
+            .chain_status,
+        "verified"
+    );
+    assert_eq!(
+        get_certificate(&inventory, &second.certificate_id)
+            .await
+            .chain_status,
+        "broken"
+    );
+    inventory.stop().await;
+}

@@ -9,10 +9,6 @@ mod support;
 
 use std::collections::HashSet;
 
-use certitude_inventory::certificate;
-use certitude_inventory::certificate_store::{
-    CertificateStatus, ChainStatus, NewCertificate, Source,
-};
 use certitude_inventory::lifecycle::{Lifecycle, StoreOutcome};
 use certitude_platform::outbox::Outbox;
 use certitude_proto::events::v1::{
@@ -23,7 +19,7 @@ use certitude_proto::inventory::v1::{
 };
 use sqlx::PgPool;
 use support::ca::TestCa;
-use support::{CURRENT, Inventory, NOW, eventually, issued_event};
+use support::{CURRENT, Inventory, NOW, eventually, issued_event, new_certificate};
 use time::Duration;
 use tonic::Code;
 use uuid::Uuid;
@@ -394,27 +390,6 @@ async fn two_replicas_racing_for_last_slot_admit_one() {
     assert_eq!(rejected[0].held, 2);
     replica.stop().await;
     inventory.stop().await;
-}
-
-/// Builds the NewCertificate that ingest would make of `event`.
-fn new_certificate(event: &CertificateIssued) -> NewCertificate {
-    let facts = certificate::parse_pem(&event.certificate_pem).expect("the certificate parses");
-    NewCertificate {
-        id: Uuid::parse_str(&event.certificate_id).expect("UUID"),
-        order_id: Some(event.order_id.clone()),
-        tracking_id: Some(event.tracking_id),
-        credential_id: Some(event.credential_id.clone()),
-        key_id: None,
-        replaces_certificate_id: None,
-        replacement: None,
-        certificate_pem: event.certificate_pem.clone(),
-        chain_pem: Vec::new(),
-        chain_status: ChainStatus::Missing,
-        status: CertificateStatus::Active,
-        source: Source::Order,
-        created_at: NOW,
-        facts,
-    }
 }
 
 #[tokio::test]

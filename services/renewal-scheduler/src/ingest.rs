@@ -130,7 +130,7 @@ impl ExpiryRecorder {
             recorded_at: now,
             generation: generation.map_or(0, |previous| previous + 1),
             replaces_certificate_id: replaces,
-            next_warning_at: warnings::first_warning_at(not_after, &self.warning_days),
+            next_warning_at: warnings::first_warning_at(not_after, &self.warning_days, now),
         };
 
         let written = expiry_store::record(&mut *conn, &expiry)
@@ -321,7 +321,11 @@ impl ExpiryRecorder {
                     .get(&entry.order_id)
                     .map_or(0, |previous| previous + 1),
                 replaces_certificate_id: None,
-                next_warning_at: warnings::first_warning_at(entry.not_after, &self.warning_days),
+                next_warning_at: warnings::first_warning_at(
+                    entry.not_after,
+                    &self.warning_days,
+                    now,
+                ),
             })
             .collect();
         let written: HashSet<Uuid> = expiry_store::record_many(&mut *conn, &expiries)

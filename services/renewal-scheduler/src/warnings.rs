@@ -17,8 +17,16 @@ use uuid::Uuid;
 const WARNING_BATCH: i64 = 500;
 
 /// Returns when the first warning of a certificate expiring at `not_after` is due: when the
-/// largest threshold is reached. `None` without thresholds.
-pub fn first_warning_at(not_after: OffsetDateTime, thresholds: &[u32]) -> Option<OffsetDateTime> {
+/// largest threshold is reached. `None` without thresholds, and for a certificate that has
+/// expired by `now`, which gets no warning, so no scan has to visit its row.
+pub fn first_warning_at(
+    not_after: OffsetDateTime,
+    thresholds: &[u32],
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    if now >= not_after {
+        return None;
+    }
     let largest = thresholds.iter().max()?;
     Some(not_after - Duration::days(i64::from(*largest)))
 }
@@ -96,10 +104,13 @@ pub async fn scan(
     .bind(WARNING_BATCH)
     .fetch_all(&mut *tx)
     .await?;
-    let mut sent = 0;
+    let mut events = Vec::new();
+    let mut ids = Vec::with_capacity(due.len());
+    let mut warned = Vec::with_capacity(due.len());
+    let mut next_warnings = Vec::with_capacity(due.len());
     for row in due {
-        let warned = row.warned_days.and_then(|days| u32::try_from(days).ok());
-        let step = next_step(row.not_after, warned, thresholds, now);
+        let already_warned = row.warned_days.and_then(|days| u32::try_from(days).ok());
+        let step = next_step(row.not_after, already_warned, thresholds, now);
         if let Some(days) = step.announce {
             let event = CertificateExpiring {
                 certificate_id: row.certificate_id.to_string(),
@@ -108,13 +119,7 @@ pub async fn scan(
                 days_before_expiry: days,
                 auto_renewal: row.auto_renewal,
             };
-            outbox
-                .enqueue(
-                    &mut tx,
-                    NewEvent::new(row.certificate_id.to_string(), &event),
-                )
-                .await?;
-            sent += 1;
+            events.push(NewEvent::new(row.certificate_id.to_string(), &event));
             tracing::info!(
                 certificate.id = %row.certificate_id,
                 certificate.not_after = %row.not_after,
@@ -122,17 +127,27 @@ pub async fn scan(
                 "certificate expires soon"
             );
         }
+        ids.push(row.certificate_id);
+        warned.push(step.announce.and_then(|days| i32::try_from(days).ok()));
+        next_warnings.push(step.next_warning_at);
+    }
+    if !ids.is_empty() {
         sqlx::query(
-            "UPDATE certificate_expiries
-             SET warned_days = coalesce($2, warned_days), next_warning_at = $3
-             WHERE certificate_id = $1",
+            "UPDATE certificate_expiries AS c
+             SET warned_days = coalesce(step.warned_days, c.warned_days),
+                 next_warning_at = step.next_warning_at
+             FROM unnest($1::uuid[], $2::int[], $3::timestamptz[])
+                  AS step (certificate_id, warned_days, next_warning_at)
+             WHERE c.certificate_id = step.certificate_id",
         )
-        .bind(row.certificate_id)
-        .bind(step.announce.and_then(|days| i32::try_from(days).ok()))
-        .bind(step.next_warning_at)
+        .bind(&ids)
+        .bind(&warned)
+        .bind(&next_warnings)
         .execute(&mut *tx)
         .await?;
     }
+    let sent = events.len();
+    outbox.enqueue_many(&mut tx, events).await?;
     tx.commit().await?;
     Ok(sent)
 }
@@ -149,8 +164,17 @@ mod tests {
     #[test]
     fn first_warning_is_at_largest_threshold() {
         assert_eq!(
-            first_warning_at(NOT_AFTER, &THRESHOLDS),
+            first_warning_at(NOT_AFTER, &THRESHOLDS, datetime!(2030-01-01 00:00 UTC)),
             Some(datetime!(2030-05-31 00:00 UTC))
+        );
+    }
+
+    #[test]
+    fn expired_certificate_has_no_first_warning() {
+        assert_eq!(first_warning_at(NOT_AFTER, &THRESHOLDS, NOT_AFTER), None);
+        assert_eq!(
+            first_warning_at(NOT_AFTER, &THRESHOLDS, datetime!(2031-01-01 00:00 UTC)),
+            None
         );
     }
 

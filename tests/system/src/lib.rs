@@ -41,6 +41,40 @@ pub struct System {
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// How often the services' background tasks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Order polls and renewal scans every 200 ms, so that tests see their effects at once.
+    Test,
+    /// The services' defaults, as deployed: order polls from 10 s on, renewal and expiry
+    /// warning scans every 30 s.
+    Deployed,
+}
+
+/// The tests' interval of order polls and renewal scans.
+const TEST_INTERVAL: &str = "200ms";
+
+impl Pace {
+    fn renewal_vars(self, order_manager_url: &str) -> Vec<(&'static str, &str)> {
+        let mut vars = vec![("CERTITUDE_ORDER_MANAGER_URL", order_manager_url)];
+        if self == Pace::Test {
+            vars.push(("CERTITUDE_RENEWAL_SCAN_INTERVAL", TEST_INTERVAL));
+        }
+        vars
+    }
+
+    fn order_manager_vars<'a>(
+        self,
+        vars: &[(&'static str, &'a str)],
+    ) -> Vec<(&'static str, &'a str)> {
+        let mut vars = vars.to_vec();
+        if self == Pace::Test {
+            vars.push(("CERTITUDE_ORDER_POLL_INTERVAL", TEST_INTERVAL));
+        }
+        vars
+    }
+}
+
 /// Variables every service shares, for one service's database.
 fn common_vars(db: &TestDb, nats: &TestNats, master_keys: &str) -> Vec<(String, String)> {
     let settings = &nats.settings;
@@ -77,8 +111,19 @@ impl System {
         Self::start_with(Scenario::demo(), clock::system()).await
     }
 
-    /// Starts the simulator with `scenario` and every service, all reading `clock`.
+    /// Starts the simulator with `scenario` and every service, all reading `clock`, at the
+    /// tests' pace.
     pub async fn start_with(scenario: Scenario, clock: SharedClock) -> anyhow::Result<Self> {
+        Self::start_paced(scenario, clock, Pace::Test).await
+    }
+
+    /// Starts the simulator with `scenario` and every service, all reading `clock`, with their
+    /// background tasks at `pace`.
+    pub async fn start_paced(
+        scenario: Scenario,
+        clock: SharedClock,
+        pace: Pace,
+    ) -> anyhow::Result<Self> {
         let sim = RunningSimulator::start(SimConfig {
             scenario,
             clock: clock.clone(),
@@ -126,10 +171,7 @@ impl System {
         let renewal = certitude_renewal_scheduler::start(
             certitude_renewal_scheduler::Config::from_pairs(with(
                 vars(4),
-                &[
-                    ("CERTITUDE_ORDER_MANAGER_URL", &order_manager_url),
-                    ("CERTITUDE_RENEWAL_SCAN_INTERVAL", "200ms"),
-                ],
+                &pace.renewal_vars(&order_manager_url),
             ))?,
             clock.clone(),
             shutdown.clone(),
@@ -142,12 +184,11 @@ impl System {
         let order_manager = certitude_order_manager::start(
             certitude_order_manager::Config::from_pairs(with(
                 vars(2),
-                &[
+                &pace.order_manager_vars(&[
                     ("CERTITUDE_CREDENTIAL_SYNC_URL", &credential_sync_url),
                     ("CERTITUDE_INVENTORY_URL", &inventory_url),
-                    ("CERTITUDE_ORDER_POLL_INTERVAL", "200ms"),
                     ("CERTITUDE_GRPC_LISTEN", &order_manager_listen.to_string()),
-                ],
+                ]),
             ))?,
             clock.clone(),
             shutdown.clone(),

@@ -239,8 +239,10 @@ impl<H: EventHandler> Consumer<H> {
         }
     }
 
+    /// Acknowledges without waiting for JetStream's confirmation: should the acknowledgement
+    /// be lost, the redelivered event finds its inbox row and has no second effect.
     pub(super) async fn ack(&self, message: &jetstream::Message) {
-        if let Err(error) = message.double_ack().await {
+        if let Err(error) = message.ack().await {
             tracing::warn!(
                 error = %error_text_of(error.as_ref()),
                 "acknowledging the event failed; its redelivery will find it in the inbox"

@@ -1,13 +1,15 @@
 //! The relay: publishes committed outbox rows to JetStream and marks them published.
 //!
-//! Row locks for the length of a round. A relay opens a transaction, locks up to `batch_size`
-//! unpublished rows in order of id (`SELECT ... FOR UPDATE SKIP LOCKED`), publishes them, marks
-//! the acknowledged ones published with one `UPDATE` and commits. Other relays skip the locked
-//! rows, so several replicas share the work and publish each row once. A round lasts at most
-//! the publish timeout, and each published row costs one update.
+//! One relay at a time per outbox. A relay opens a transaction and takes the outbox's
+//! transaction-level advisory lock (`pg_try_advisory_xact_lock`). When another replica's relay
+//! has it, the round ends at once and publishes nothing. Otherwise the relay reads up to
+//! `batch_size` unpublished rows in order of id, publishes them, marks the acknowledged ones
+//! published with one `UPDATE` and commits, which releases the lock. So several replicas
+//! take turns, each row is published once, in id order, and a published row costs one update
+//! and no row lock. A round lasts at most the publish timeout.
 //!
 //! A relay that dies between a publish and its commit loses its transaction, and with it the
-//! locks, so another relay publishes those rows again at once. JetStream drops the copy because
+//! lock, so another relay publishes those rows again at once. JetStream drops the copy because
 //! its `Nats-Msg-Id` (the event id) arrived within the stream's duplicate window (2 minutes),
 //! which the publish timeout stays well below. Consumers de-duplicate by event id too, through
 //! their inbox.
@@ -38,12 +40,12 @@ use crate::events::{CONTENT_TYPE, EventsSettings, HEADER_CONTENT_TYPE, HEADER_TR
 /// Settings of a relay: batch size, timeouts, retry delays and pruning.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
-    /// Rows locked and published per round.
+    /// Rows read and published per round.
     pub batch_size: u32,
     /// Maximum wait between two reads of the outbox when no notification arrives.
     pub poll_interval: Duration,
     /// Limit for publishing one batch and receiving its acknowledgements, which is also how
-    /// long a round holds its rows' locks. Keep it well below the stream's duplicate window.
+    /// long a round keeps the outbox's turn. Keep it well below the stream's duplicate window.
     pub publish_timeout: Duration,
     /// First delay after a failed round, doubled per failure up to `max_retry_delay`.
     pub min_retry_delay: Duration,
@@ -126,7 +128,7 @@ pub struct Relay {
     stats: RelayStats,
 }
 
-struct LockedRow {
+struct UnpublishedRow {
     id: Uuid,
     subject: String,
     envelope: Vec<u8>,
@@ -206,12 +208,18 @@ impl Relay {
         tracing::info!(stream.name = %self.stream, "outbox relay stopped");
     }
 
-    /// Locks up to `batch_size` rows, publishes them, marks those JetStream acknowledged and
-    /// commits. Returns how many were published. An error means some rows were not. Their
-    /// locks end with the round, so the next round takes them up again.
+    /// Takes the outbox's turn, reads up to `batch_size` rows, publishes them, marks those
+    /// JetStream acknowledged and commits. Returns how many were published: none when another
+    /// relay has the turn. An error means some rows were not, and the next round takes them
+    /// up again.
     pub async fn publish_batch(&self) -> Result<usize, RelayError> {
         let mut tx = self.pool.begin().await.map_err(DbError::from)?;
-        let rows = lock_unpublished(&mut tx, self.settings.batch_size).await?;
+        if !take_turn(&mut tx).await? {
+            // Another relay is publishing this outbox, and its commit wakes this one again.
+            tx.commit().await.map_err(DbError::from)?;
+            return Ok(0);
+        }
+        let rows = read_unpublished(&mut tx, self.settings.batch_size).await?;
         if rows.is_empty() {
             tx.commit().await.map_err(DbError::from)?;
             return Ok(0);
@@ -241,7 +249,7 @@ impl Relay {
 
     /// Sends every row, then awaits the acknowledgements, all within one deadline. Stops
     /// sending at the first failure, since NATS is then most likely unreachable.
-    async fn publish(&self, rows: &[LockedRow]) -> RoundOutcome {
+    async fn publish(&self, rows: &[UnpublishedRow]) -> RoundOutcome {
         let deadline = Instant::now() + self.settings.publish_timeout;
         let mut pending = Vec::with_capacity(rows.len());
         let mut error = None;
@@ -283,7 +291,7 @@ impl Relay {
         RoundOutcome { published, error }
     }
 
-    fn message(&self, row: &LockedRow) -> PublishMessage {
+    fn message(&self, row: &UnpublishedRow) -> PublishMessage {
         let message = PublishMessage::build()
             .payload(row.envelope.clone().into())
             .message_id(row.id.to_string())
@@ -295,7 +303,7 @@ impl Relay {
         }
     }
 
-    fn timeout_error(&self, row: &LockedRow) -> RelayError {
+    fn timeout_error(&self, row: &UnpublishedRow) -> RelayError {
         RelayError::Timeout {
             event_id: row.id,
             subject: row.subject.clone(),
@@ -335,22 +343,36 @@ impl Relay {
     }
 }
 
-/// Locks up to `limit` unpublished rows that no other round holds, in id (creation) order,
-/// inside the round's transaction `conn`.
-async fn lock_unpublished(conn: &mut PgConnection, limit: u32) -> Result<Vec<LockedRow>, DbError> {
+/// Takes the advisory lock of the schema's outbox for the round's transaction `conn`, unless
+/// another relay holds it. Returns whether it was taken.
+async fn take_turn(conn: &mut PgConnection) -> Result<bool, DbError> {
+    let taken = sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(
+                    hashtextextended('certitude.outbox-relay.' || current_schema(), 0))",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(taken)
+}
+
+/// Reads up to `limit` unpublished rows in id (creation) order, inside the round's
+/// transaction `conn`, which holds the outbox's turn.
+async fn read_unpublished(
+    conn: &mut PgConnection,
+    limit: u32,
+) -> Result<Vec<UnpublishedRow>, DbError> {
     let rows: Vec<(Uuid, String, Vec<u8>, Option<String>)> = sqlx::query_as(
         "SELECT id, subject, envelope, traceparent FROM outbox
          WHERE published_at IS NULL
          ORDER BY id
-         LIMIT $1
-         FOR UPDATE SKIP LOCKED",
+         LIMIT $1",
     )
     .bind(i64::from(limit))
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, subject, envelope, traceparent)| LockedRow {
+        .map(|(id, subject, envelope, traceparent)| UnpublishedRow {
             id,
             subject,
             envelope,
@@ -359,7 +381,7 @@ async fn lock_unpublished(conn: &mut PgConnection, limit: u32) -> Result<Vec<Loc
         .collect())
 }
 
-fn publish_error(row: &LockedRow, source: PublishError) -> RelayError {
+fn publish_error(row: &UnpublishedRow, source: PublishError) -> RelayError {
     RelayError::Publish {
         event_id: row.id,
         subject: row.subject.clone(),

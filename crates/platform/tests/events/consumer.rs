@@ -29,15 +29,24 @@ struct EffectHandler {
     fail: fn(&ReceivedEvent) -> bool,
 }
 
+/// Writes the effect row of `event`, an OrderCreated, and returns its payload.
+async fn write_effect(
+    conn: &mut PgConnection,
+    event: &ReceivedEvent,
+) -> Result<OrderCreated, BoxError> {
+    let payload: OrderCreated = event.payload()?;
+    sqlx::query("INSERT INTO effects (event_id, order_id) VALUES ($1, $2)")
+        .bind(event.event_id)
+        .bind(&payload.order_id)
+        .execute(conn)
+        .await?;
+    Ok(payload)
+}
+
 impl EventHandler for EffectHandler {
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        let payload: OrderCreated = event.payload()?;
-        sqlx::query("INSERT INTO effects (event_id, order_id) VALUES ($1, $2)")
-            .bind(event.event_id)
-            .bind(&payload.order_id)
-            .execute(conn)
-            .await?;
+        let payload = write_effect(conn, event).await?;
         if (self.fail)(event) {
             return Err(format!("inventory is closed for order {}", payload.order_id).into());
         }
@@ -639,6 +648,68 @@ async fn batch_handler_receives_whole_groups() {
     assert_eq!(orders.len(), 50);
     assert_eq!(distinct_orders.len(), 50);
     assert_eq!(count(&test_db, "inbox").await, 50);
+    test_db.drop_now().await;
+    nats.delete_streams().await;
+}
+
+/// Counts the calls in progress and keeps the largest count seen. Each call waits up to a
+/// second for a second call to be in progress, then writes its effect.
+struct OverlapRecorder {
+    in_progress: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+}
+
+impl EventHandler for OverlapRecorder {
+    async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
+        let now = self.in_progress.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        for _ in 0..100 {
+            if self.in_progress.load(Ordering::SeqCst) > 1 {
+                self.most.fetch_max(2, Ordering::SeqCst);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        write_effect(conn, event).await?;
+        self.in_progress.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn concurrent_pulls_overlap_and_apply_once() {
+    let test_db = TestDb::migrated(&SERVICE_MIGRATIONS).await;
+    let nats = TestNats::new().await;
+    let in_progress = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let handler = OverlapRecorder {
+        in_progress: Arc::clone(&in_progress),
+        most: Arc::clone(&most),
+    };
+    let last = publish_numbered(&nats, 20).await;
+
+    // One message per pull and per transaction, so only a second pull can overlap the first.
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run_consumer(
+        nats.jetstream.clone(),
+        test_db.pool.clone(),
+        system_clock(),
+        ConsumerSettings {
+            batch_size: 1,
+            group_size: 1,
+            concurrency: 2,
+            ..settings(&nats)
+        },
+        handler,
+        shutdown.clone(),
+    ));
+    let consumer = Running { shutdown, task };
+    wait_until_settled(&nats, last).await;
+    consumer.stop().await;
+
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+    assert_eq!(count(&test_db, "effects").await, 20);
+    assert_eq!(count(&test_db, "inbox").await, 20);
     test_db.drop_now().await;
     nats.delete_streams().await;
 }

@@ -52,7 +52,7 @@ impl CertificateIssuedHandler {
         let now = self.clock.now();
         let mut certificates = Vec::with_capacity(count);
         for event in &issued {
-            let parsed = Parsed::of(event)?;
+            let parsed = Parsed::of(event, &self.verified_chains)?;
             let rule = rule_of(event, recorded.get(&event.order_id).map(String::as_str));
             certificates.push(parsed.into_new_certificate(event, None, rule, now));
         }

@@ -9,6 +9,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::stream::Stream;
+use certitude_inventory::certificate;
+use certitude_inventory::certificate_store::{
+    CertificateStatus, ChainStatus, NewCertificate, Source,
+};
 use certitude_inventory::{Config, RunningService};
 use certitude_platform::clock::{ManualClock, SharedClock};
 use certitude_platform::events::timestamp;
@@ -413,5 +417,27 @@ where
         }
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Builds the NewCertificate that ingest would make of `event`, stored at [`NOW`] without a
+/// chain.
+pub fn new_certificate(event: &CertificateIssued) -> NewCertificate {
+    let facts = certificate::parse_pem(&event.certificate_pem).expect("the certificate parses");
+    NewCertificate {
+        id: Uuid::parse_str(&event.certificate_id).expect("UUID"),
+        order_id: Some(event.order_id.clone()),
+        tracking_id: Some(event.tracking_id),
+        credential_id: Some(event.credential_id.clone()),
+        key_id: None,
+        replaces_certificate_id: None,
+        replacement: None,
+        certificate_pem: event.certificate_pem.clone(),
+        chain_pem: Vec::new(),
+        chain_status: ChainStatus::Missing,
+        status: CertificateStatus::Active,
+        source: Source::Order,
+        created_at: NOW,
+        facts,
     }
 }

@@ -4,12 +4,17 @@
 //! upserts each order by (credential, tracking id); see [`upsert`]. The details of a page's
 //! issued orders are fetched a few at a time (`import_fetch_concurrency`). Each page is written
 //! in one transaction, its new orders with multi-row statements, so it costs one commit rather
-//! than one per order. When that transaction fails,
-//! the page's orders are written again one transaction each, so one order that fails is counted
-//! and skipped alone. After each page the job writes its counters, so `GetImportJob` shows
-//! progress. A page that cannot be fetched fails the job with its error. Importing again changes
+//! than one per order, and while it is written the next page is fetched. When that transaction
+//! fails, the page's orders are written again one transaction each, so one order that fails is
+//! counted and skipped alone. After each page the job writes its counters, so `GetImportJob`
+//! shows progress. A page that cannot be fetched fails the job with its error. Importing again changes
 //! only what changed at Entrust and emits no second `OrderImported` or `CertificateIssued`. An
 //! order deleted from Certitude is skipped, unless the job restores deleted orders.
+//!
+//! The poller checks each imported order that is pending at Entrust, first one poll interval
+//! after the import. A job spaces these first checks [`FIRST_CHECK_SPACING`] apart, in the
+//! listing's order, so that an account with thousands of pending orders does not send
+//! thousands of status requests at once. The poller's backoff applies after that.
 
 mod upsert;
 
@@ -23,11 +28,14 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::core::Core;
+use crate::core::{Core, after};
 use crate::error::OrderError;
 use crate::poller::error_chain;
 use crate::store::import_jobs::{self, ImportJobRow, Progress, Started};
 use upsert::{Planned, Upserted};
+
+/// Time between the first checks of two pending orders one job imported: 10 a second at most.
+pub const FIRST_CHECK_SPACING: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Starts import jobs and runs them on tasks that stop with the service.
 #[derive(Debug, Clone)]
@@ -148,37 +156,73 @@ impl Job {
             .authority
             .order_stream(query)
             .try_chunks(page_size as usize);
-        while let Some(page) = pages.next().await {
-            let (orders, page_error) = match page {
-                Ok(orders) => (orders, None),
-                Err(error) => (error.0, Some(error.1)),
+        let mut first_checks = FirstChecks::default();
+        // Each page is written while the next one is fetched and planned. Pages hold distinct
+        // tracking ids, and an order listed twice is written once: the second insert finds it.
+        let mut writing: Option<PlannedPage> = None;
+        loop {
+            let fetch = async {
+                let page = pages.next().await?;
+                let (orders, page_error) = match page {
+                    Ok(orders) => (orders, None),
+                    Err(error) => (error.0, Some(error.1)),
+                };
+                Some((self.plan_page(orders, &mut first_checks).await, page_error))
             };
-            self.import_page(orders, progress).await;
-            if let Some(error) = page_error {
+            let write = async {
+                match writing.take() {
+                    Some(page) => Some(self.write_page(page).await),
+                    None => None,
+                }
+            };
+            let (next, written) = tokio::join!(fetch, write);
+            if let Some(page_progress) = written {
+                progress.add(&page_progress);
+                progress.pages += 1;
                 self.save(progress).await?;
-                return Err(format!(
-                    "fetching a page of orders failed: {}",
-                    error_chain(&error)
-                ));
             }
-            progress.pages += 1;
-            self.save(progress).await?;
+            match next {
+                None => return Ok(()),
+                Some((page, None)) => writing = Some(page),
+                Some((page, Some(error))) => {
+                    // The orders listed before the failure are still written.
+                    let page_progress = self.write_page(page).await;
+                    progress.add(&page_progress);
+                    self.save(progress).await?;
+                    return Err(format!(
+                        "fetching a page of orders failed: {}",
+                        error_chain(&error)
+                    ));
+                }
+            }
         }
-        Ok(())
     }
 
-    async fn import_page(&self, orders: Vec<OrderSummary>, progress: &mut Progress) {
-        progress.orders += u32::try_from(orders.len()).unwrap_or(u32::MAX);
+    /// Reads what Certitude has of a listed page's orders and plans each, fetching the details
+    /// that bring certificates in. The page's progress counts its orders and those skipped or
+    /// failed already.
+    async fn plan_page(
+        &self,
+        orders: Vec<OrderSummary>,
+        first_checks: &mut FirstChecks,
+    ) -> PlannedPage {
+        let mut progress = Progress {
+            orders: u32::try_from(orders.len()).unwrap_or(u32::MAX),
+            ..Progress::default()
+        };
         let known = match upsert::read_known(&self.core, &self.credential_id, &orders).await {
             Ok(known) => known,
             Err(error) => {
-                progress.failed += u32::try_from(orders.len()).unwrap_or(u32::MAX);
+                progress.failed += progress.orders;
                 tracing::warn!(
                     import.id = %self.job_id, import.page_orders = orders.len(),
                     error = %error_chain(&error),
                     "reading the known orders of a page failed; counting its orders as failed"
                 );
-                return;
+                return PlannedPage {
+                    planned: Vec::new(),
+                    progress,
+                };
             }
         };
         // Details are fetched a few at a time, in the listing's order.
@@ -198,10 +242,16 @@ impl Job {
             .collect()
             .await;
         let mut planned = Vec::with_capacity(plans.len());
+        let now = self.core.now();
         for (tracking_id, plan) in plans {
             match plan {
-                Ok(Some(order)) => planned.push(order),
-                Ok(None) => count(progress, Upserted::Skipped),
+                Ok(Some(mut order)) => {
+                    if order.is_new_pending() {
+                        order.set_first_check_at(first_checks.next(&self.core, now));
+                    }
+                    planned.push(order);
+                }
+                Ok(None) => count(&mut progress, Upserted::Skipped),
                 Err(error) => {
                     progress.failed += 1;
                     tracing::warn!(
@@ -211,10 +261,19 @@ impl Job {
                 }
             }
         }
+        PlannedPage { planned, progress }
+    }
+
+    /// Writes a planned page and returns its progress.
+    async fn write_page(&self, page: PlannedPage) -> Progress {
+        let PlannedPage {
+            planned,
+            mut progress,
+        } = page;
         match self.write_together(&planned).await {
             Ok(outcomes) => {
                 for upserted in outcomes {
-                    count(progress, upserted);
+                    count(&mut progress, upserted);
                 }
             }
             Err(error) => {
@@ -223,9 +282,10 @@ impl Job {
                     error = %error_chain(&error),
                     "writing a page of orders in one transaction failed; writing them one by one"
                 );
-                self.write_one_by_one(&planned, progress).await;
+                self.write_one_by_one(&planned, &mut progress).await;
             }
         }
+        progress
     }
 
     /// Writes every planned order of a page in one transaction: the new ones with a few
@@ -274,6 +334,33 @@ impl Job {
         import_jobs::save_progress(&self.core.pool, self.job_id, progress, self.core.now())
             .await
             .map_err(|error| format!("saving the import's progress failed: {error}"))
+    }
+}
+
+/// A listed page, read and planned, to write.
+struct PlannedPage {
+    planned: Vec<Planned>,
+    /// The page's orders, and those that planning skipped or failed.
+    progress: Progress,
+}
+
+/// The first checks of the pending orders one job imported, [`FIRST_CHECK_SPACING`] apart.
+#[derive(Debug, Default)]
+struct FirstChecks {
+    last: Option<time::OffsetDateTime>,
+}
+
+impl FirstChecks {
+    /// Returns the first check of the next pending order imported at `now`: one poll interval
+    /// after `now`, and no sooner than the spacing after the previous one.
+    fn next(&mut self, core: &Core, now: time::OffsetDateTime) -> time::OffsetDateTime {
+        let earliest = after(now, core.settings.poll_interval);
+        let at = match self.last {
+            Some(last) => earliest.max(after(last, FIRST_CHECK_SPACING)),
+            None => earliest,
+        };
+        self.last = Some(at);
+        at
     }
 }
 

@@ -97,9 +97,22 @@ pub(super) struct Planned {
     existing: Option<OrderRow>,
     restoring: bool,
     certificate: Option<IssuedCertificate>,
+    /// When the poller first checks the order, if it is new to Certitude and pending.
+    first_check_at: Option<time::OffsetDateTime>,
 }
 
 impl Planned {
+    /// Tells whether the order is new to Certitude and pending at Entrust, so that the poller
+    /// will check it.
+    pub fn is_new_pending(&self) -> bool {
+        self.existing.is_none() && self.state == OrderState::Pending
+    }
+
+    /// Sets when the poller first checks the order (see [`Planned::is_new_pending`]).
+    pub fn set_first_check_at(&mut self, at: time::OffsetDateTime) {
+        self.first_check_at = Some(at);
+    }
+
     /// Returns the order's Entrust tracking id.
     pub fn tracking_id(&self) -> u32 {
         self.summary.tracking_id.get()
@@ -163,6 +176,7 @@ pub(super) async fn plan(
         existing,
         restoring,
         certificate,
+        first_check_at: None,
     }))
 }
 
@@ -175,17 +189,7 @@ pub(super) async fn write(
 ) -> Result<Upserted, OrderError> {
     let certificate = planned.certificate.as_ref();
     match &planned.existing {
-        None => {
-            insert(
-                core,
-                conn,
-                credential_id,
-                &planned.summary,
-                planned.state,
-                certificate,
-            )
-            .await
-        }
+        None => insert(core, conn, credential_id, planned).await,
         Some(order) if planned.restoring => {
             restore(
                 core,
@@ -254,15 +258,7 @@ pub(super) async fn insert_new(
     let now = core.now();
     let rows: Vec<ImportedOrderRow> = planned
         .iter()
-        .map(|order| {
-            imported_row(
-                core,
-                credential_id,
-                &order.summary,
-                order.state,
-                order.certificate.as_ref(),
-            )
-        })
+        .map(|order| imported_row(core, credential_id, order))
         .collect();
     let inserted: HashSet<Uuid> = imported::insert_imported_many(&mut *conn, &rows, now)
         .await?
@@ -310,14 +306,11 @@ pub(super) async fn insert_new(
     Ok(outcomes)
 }
 
-/// Describes the row of an order new to Certitude.
-fn imported_row(
-    core: &Core,
-    credential_id: &str,
-    summary: &OrderSummary,
-    state: OrderState,
-    certificate: Option<&IssuedCertificate>,
-) -> ImportedOrderRow {
+/// Describes the row of the planned order, new to Certitude. A pending one is first checked
+/// when the import set, or one poll interval from now when the import set no time.
+fn imported_row(core: &Core, credential_id: &str, planned: &Planned) -> ImportedOrderRow {
+    let (summary, state) = (&planned.summary, planned.state);
+    let certificate = planned.certificate.as_ref();
     ImportedOrderRow {
         id: Uuid::now_v7(),
         credential_id: credential_id.to_owned(),
@@ -334,8 +327,11 @@ fn imported_row(
             .and_then(|c| c.expires_at)
             .or(summary.expires_at),
         not_before: summary.issued_at,
-        next_poll_at: (state == OrderState::Pending)
-            .then(|| after(core.now(), core.settings.poll_interval)),
+        next_poll_at: (state == OrderState::Pending).then(|| {
+            planned
+                .first_check_at
+                .unwrap_or_else(|| after(core.now(), core.settings.poll_interval))
+        }),
     }
 }
 
@@ -343,12 +339,11 @@ async fn insert(
     core: &Core,
     tx: &mut PgConnection,
     credential_id: &str,
-    summary: &OrderSummary,
-    state: OrderState,
-    certificate: Option<&IssuedCertificate>,
+    planned: &Planned,
 ) -> Result<Upserted, OrderError> {
     let now = core.now();
-    let row = imported_row(core, credential_id, summary, state, certificate);
+    let (state, certificate) = (planned.state, planned.certificate.as_ref());
+    let row = imported_row(core, credential_id, planned);
     let entrust_status = row.entrust_status.clone();
 
     if !imported::insert_imported(&mut *tx, &row, now).await? {

@@ -45,6 +45,19 @@ pub struct Progress {
     pub failed: u32,
 }
 
+impl Progress {
+    /// Adds the counters of `other`.
+    pub fn add(&mut self, other: &Progress) {
+        self.pages += other.pages;
+        self.orders += other.orders;
+        self.imported += other.imported;
+        self.updated += other.updated;
+        self.issued += other.issued;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+    }
+}
+
 /// Result of [`start`].
 #[derive(Debug)]
 pub enum Started {

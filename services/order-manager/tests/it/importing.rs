@@ -361,3 +361,37 @@ async fn import_keeps_listed_fields_and_history() {
         .expect("outbox sequences");
     assert_eq!(sequences, vec![1]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_pending_first_checks_are_spaced() {
+    // A long poll interval keeps the poller from checking, and so moving, the orders.
+    let harness = Harness::start_with(&[("CERTITUDE_ORDER_POLL_INTERVAL", "1h")]).await;
+    let started = time::OffsetDateTime::now_utc();
+
+    let job = run_import(&harness).await;
+    assert_eq!(job.state, "succeeded", "{job:?}");
+
+    let first_checks: Vec<time::OffsetDateTime> = sqlx::query_scalar(
+        "SELECT next_poll_at FROM orders WHERE status = 'PENDING' ORDER BY tracking_id",
+    )
+    .fetch_all(&harness.db.pool)
+    .await
+    .expect("the orders are readable");
+    let pending = DEMO_ORDERS
+        .iter()
+        .filter(|(_, _, state)| *state == "PENDING")
+        .count();
+    assert_eq!(first_checks.len(), pending);
+    assert!(
+        first_checks[0] >= started + time::Duration::HOUR,
+        "the first check comes one poll interval after the import: {first_checks:?}"
+    );
+    // Orders of one page share an import time, so only the spacing sets them apart.
+    for pair in first_checks.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= time::Duration::milliseconds(100),
+            "{first_checks:?}"
+        );
+    }
+    harness.stop().await;
+}

@@ -1,7 +1,8 @@
 //! Importing a large Entrust account, next to a bare client that reads the same data from the
 //! same simulator.
 //!
-//! Every service runs in this process ([`System`]) on the real Postgres and NATS, and the
+//! Every service runs in this process ([`System`]) on the real Postgres and NATS, with the
+//! intervals of its background tasks at their defaults ([`Pace::Deployed`]), and the
 //! simulator serves a generated scenario ([`Scenario::large`] at full scale). Neither side has a
 //! rate limit: the generated scenario sets no quota on the simulator, and no service sets a rate
 //! budget on its Entrust client.
@@ -29,7 +30,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::{ADMIN_USER, Scale, add_admin_credential, admin_key};
-use crate::{Api, System};
+use crate::{Api, Pace, System};
 
 /// Orders per page on both sides: order-manager's default `CERTITUDE_IMPORT_PAGE_SIZE`.
 pub const PAGE_SIZE: usize = 500;
@@ -172,7 +173,8 @@ pub async fn run(scale: Scale) -> anyhow::Result<ImportReport> {
     let scenario = scenario(scale);
     let scenario_orders = scenario.orders.len();
     let api_key = admin_key(&scenario)?;
-    let system = System::start_with(scenario, clock::system()).await?;
+    // The services poll and scan at their deployed pace, not the tests' 200 ms.
+    let system = System::start_paced(scenario, clock::system(), Pace::Deployed).await?;
     let result = measure(&system, &api_key, scale, scenario_orders).await;
     system.stop().await?;
     result
