@@ -652,20 +652,20 @@ async fn batch_handler_receives_whole_groups() {
     nats.delete_streams().await;
 }
 
-/// Counts the calls in progress and keeps the largest count seen. Each call waits up to a
-/// second for a second call to be in progress, then writes its effect.
+/// Counts the calls in progress and keeps the maximum seen. Each call waits up to a second for
+/// a second call to be in progress, then writes its effect.
 struct OverlapRecorder {
     in_progress: Arc<AtomicUsize>,
-    most: Arc<AtomicUsize>,
+    max_in_progress: Arc<AtomicUsize>,
 }
 
 impl EventHandler for OverlapRecorder {
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
         let now = self.in_progress.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most.fetch_max(now, Ordering::SeqCst);
+        self.max_in_progress.fetch_max(now, Ordering::SeqCst);
         for _ in 0..100 {
             if self.in_progress.load(Ordering::SeqCst) > 1 {
-                self.most.fetch_max(2, Ordering::SeqCst);
+                self.max_in_progress.fetch_max(2, Ordering::SeqCst);
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -681,10 +681,10 @@ async fn concurrent_pulls_overlap_and_apply_once() {
     let test_db = TestDb::migrated(&SERVICE_MIGRATIONS).await;
     let nats = TestNats::new().await;
     let in_progress = Arc::new(AtomicUsize::new(0));
-    let most = Arc::new(AtomicUsize::new(0));
+    let max_in_progress = Arc::new(AtomicUsize::new(0));
     let handler = OverlapRecorder {
         in_progress: Arc::clone(&in_progress),
-        most: Arc::clone(&most),
+        max_in_progress: Arc::clone(&max_in_progress),
     };
     let last = publish_numbered(&nats, 20).await;
 
@@ -707,7 +707,7 @@ async fn concurrent_pulls_overlap_and_apply_once() {
     wait_until_settled(&nats, last).await;
     consumer.stop().await;
 
-    assert_eq!(most.load(Ordering::SeqCst), 2);
+    assert_eq!(max_in_progress.load(Ordering::SeqCst), 2);
     assert_eq!(count(&test_db, "effects").await, 20);
     assert_eq!(count(&test_db, "inbox").await, 20);
     test_db.drop_now().await;
