@@ -160,6 +160,20 @@ pub fn verify_signed_by(child_der: &[u8], issuer_der: &[u8]) -> Result<(), Certi
         })
 }
 
+/// Returns the SHA-256 over `parts`, each preceded by its length as 8 big-endian bytes, so that
+/// two lists whose parts concatenate to the same bytes get different digests.
+pub fn length_prefixed_sha256<T: AsRef<[u8]>>(parts: &[T]) -> [u8; 32] {
+    let mut context = digest::Context::new(&digest::SHA256);
+    for part in parts {
+        let bytes = part.as_ref();
+        context.update(&(bytes.len() as u64).to_be_bytes());
+        context.update(bytes);
+    }
+    let mut digest = [0; 32];
+    digest.copy_from_slice(context.finish().as_ref());
+    digest
+}
+
 /// Issuer chains that parsed and whose links verified, so that the chain thousands of
 /// certificates share is parsed and verified once rather than once per certificate. Each
 /// chain is kept as the SHA-256 of its DER certificates. A chain with a link that does not
@@ -176,15 +190,7 @@ impl VerifiedChains {
 
     /// Returns the key of the issuer chain `issuers` (DER, nearest issuer first).
     pub fn digest(issuers: &[Vec<u8>]) -> [u8; 32] {
-        let mut context = digest::Context::new(&digest::SHA256);
-        for der in issuers {
-            // The length keeps two chains that concatenate to the same bytes apart.
-            context.update(&(der.len() as u64).to_be_bytes());
-            context.update(der);
-        }
-        let mut key = [0; 32];
-        key.copy_from_slice(context.finish().as_ref());
-        key
+        length_prefixed_sha256(issuers)
     }
 
     /// Tells whether the chain with key `digest` parsed and verified before.

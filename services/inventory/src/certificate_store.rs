@@ -4,13 +4,12 @@
 
 use std::collections::HashSet;
 
-use aws_lc_rs::digest;
 use certitude_platform::db::DbError;
 use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::certificate::CertificateFacts;
+use crate::certificate::{CertificateFacts, length_prefixed_sha256};
 
 /// Outcome of verifying the links of a certificate's chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,15 +400,7 @@ pub async fn insert(
 /// Returns the key of the issuer chain `chain_pem` in `certificate_chains`: the SHA-256 over its
 /// PEM texts, each preceded by its length. `None` for an empty chain, which is not stored.
 pub fn chain_digest(chain_pem: &[String]) -> Option<Vec<u8>> {
-    if chain_pem.is_empty() {
-        return None;
-    }
-    let mut context = digest::Context::new(&digest::SHA256);
-    for pem_text in chain_pem {
-        context.update(&(pem_text.len() as u64).to_be_bytes());
-        context.update(pem_text.as_bytes());
-    }
-    Some(context.finish().as_ref().to_vec())
+    (!chain_pem.is_empty()).then(|| length_prefixed_sha256(chain_pem).to_vec())
 }
 
 /// Stores the issuer chains of `certificates` that `certificate_chains` lacks, each once, and

@@ -356,7 +356,7 @@ async fn take_turn(conn: &mut PgConnection) -> Result<bool, DbError> {
 }
 
 /// Reads up to `limit` unpublished rows in id (creation) order, inside the round's
-/// transaction `conn`, which holds the outbox's turn.
+/// transaction `conn`, which has the outbox's turn.
 async fn read_unpublished(
     conn: &mut PgConnection,
     limit: u32,

@@ -572,12 +572,7 @@ struct BatchWriter {
 impl EventHandler for BatchWriter {
     async fn handle(&self, conn: &mut PgConnection, event: &ReceivedEvent) -> Result<(), BoxError> {
         self.single_calls.fetch_add(1, Ordering::SeqCst);
-        let payload: OrderCreated = event.payload()?;
-        sqlx::query("INSERT INTO effects (event_id, order_id) VALUES ($1, $2)")
-            .bind(event.event_id)
-            .bind(&payload.order_id)
-            .execute(conn)
-            .await?;
+        write_effect(conn, event).await?;
         Ok(())
     }
 
